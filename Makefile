@@ -1,0 +1,55 @@
+# configroot — see README.md. Every target works on a fresh clone with only Go installed.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+BIN      := $(CURDIR)/bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export PATH := $(BIN):$(PATH)
+
+# The example cluster repo `make render` renders.
+EXAMPLE  ?= examples/cluster
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: tools
+tools: ## install the pinned helm and helmfile into ./bin (built from their Go modules)
+	scripts/install-tools.sh $(BIN)
+
+.PHONY: build
+build: ## build the configroot CLI into ./bin
+	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/configroot ./cmd/configroot
+
+.PHONY: render
+render: tools build ## render the example cluster repo into $(EXAMPLE)/config-root
+	$(BIN)/configroot render --source $(EXAMPLE)
+
+.PHONY: test
+test: tools ## run every test (unit and integration, real helm and helmfile) with -race
+	go test -race -count=1 ./...
+
+.PHONY: golden
+golden: tools ## rewrite the golden files from the current code (review the diff!)
+	go test -count=1 ./modules/render -run 'TestExample' -update
+
+.PHONY: bench
+bench: ## run the benchmarks (6 runs each, for benchstat)
+	go test -run '^$$' -bench . -benchmem -count 6 ./modules/... | tee bench.txt
+
+.PHONY: fmt
+fmt: ## gofmt every Go file
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## go vet the module and the Dagger module
+	go vet ./...
+
+.PHONY: lint
+lint: vet ## vet and check formatting
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n $$out ]]; then echo "gofmt needed: $$out"; exit 1; fi
+
+.PHONY: tidy
+tidy: ## go mod tidy
+	go mod tidy

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/configroot/configroot/modules/render"
+	"github.com/spf13/cobra"
+)
+
+func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		o       render.Options
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "render [flags] [-- HELMFILE_TEMPLATE_ARGS...]",
+		Short: "Render the cluster repo into config-root/",
+		Long: `Render runs helmfile template over the cluster repo (or lays out an already rendered
+tree with --rendered), renders the kustomize folders listed in configroot.yaml, and
+replaces config-root/ with one file per resource. Files of resources that are gone are
+removed; unchanged files are not touched.
+
+With --selector only the selected releases are rendered, and only their folders in
+config-root/ are replaced.
+
+Arguments after -- are passed to helmfile template as they are.
+
+configroot.yaml, at the root of the repo, may set:
+  helmfile: helmfile.yaml          # the helmfile to render
+  kubeVersion: v1.37.0             # the Kubernetes version helm renders for
+  kustomize:                       # plain kustomize folders, laid out like releases
+    - path: kustomize/team-a       #   folder holding kustomization.yaml
+      namespace: team-a            #   namespace of its namespaced resources
+      name: team-a-extras          #   folder name in config-root (default: base name)
+  clusterScopedKinds:              # kinds whose CRD is not part of this render
+    - example.com/Tenant
+
+One line per release goes to stderr, then a summary.`,
+		Example: `  # render the repo in the current folder into ./config-root
+  configroot render
+
+  # render one environment of another repo, two releases only
+  configroot render --source ../cluster -e production -l name=cert-manager -l name=vault
+
+  # lay out a tree rendered by helmfile template --output-dir-template OUT/{{.Release.Namespace}}/{{.Release.Name}}
+  configroot render --rendered OUT --output config-root`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Template.ExtraArgs = args
+			o.Progress = stderr
+			if verbose {
+				o.Log = stderr
+			}
+			res, err := render.Render(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(stderr, summary(res))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Source, "source", ".", "the cluster repo: the folder holding helmfile.yaml and configroot.yaml")
+	f.StringVarP(&o.Output, "output", "o", "", "the config-root folder to write (default <source>/config-root)")
+	f.StringVarP(&o.Template.File, "file", "f", "", "the helmfile to render, relative to --source (default: configroot.yaml's helmfile, else helmfile.yaml)")
+	f.StringVarP(&o.Template.Environment, "environment", "e", "", "the helmfile environment to render (helmfile's -e)")
+	f.StringArrayVarP(&o.Template.Selectors, "selector", "l", nil, "render only the releases matching this label selector (helmfile's -l, repeatable); only their folders in config-root are replaced")
+	f.IntVar(&o.Template.Concurrency, "concurrency", 0, "the most helm processes helmfile runs at once (0: no limit)")
+	f.StringVar(&o.Template.KubeVersion, "kube-version", "", "the Kubernetes version helm renders for (default: configroot.yaml's kubeVersion, else "+render.DefaultKubeVersion+")")
+	f.StringVar(&o.Rendered, "rendered", "", "lay out this already rendered tree (<namespace>/<release>/<chart>/...) instead of running helmfile")
+	f.StringVar(&o.Helmfile, "helmfile", "helmfile", "the helmfile program to run")
+	f.StringVar(&o.Template.HelmBinary, "helm", "", "the helm program helmfile runs (default: helm from PATH)")
+	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow a render with no resources to empty config-root")
+	f.BoolVarP(&verbose, "verbose", "v", false, "stream helmfile's own output to stderr")
+	return cmd
+}
+
+// summary is the closing line of a render.
+func summary(r render.Result) string {
+	kinds := map[bool]int{}
+	for _, rel := range r.Releases {
+		kinds[rel.Chart != ""]++
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "rendered %d releases", kinds[true])
+	if kinds[false] > 0 {
+		fmt.Fprintf(&b, " and %d kustomize folders", kinds[false])
+	}
+	fmt.Fprintf(&b, " into %s: %d files; %d written (%d new, %d changed), %d unchanged, %d removed",
+		r.Output, r.Resources, r.Files.Written(), r.Files.Added, r.Files.Changed, r.Files.Unchanged, r.Files.Removed)
+	if r.Partial {
+		b.WriteString(" (selected releases only)")
+	}
+	return b.String()
+}

@@ -1,0 +1,240 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Files maps slash-separated paths relative to config-root to file contents.
+type Files map[string][]byte
+
+// Paths returns the paths of fs, sorted.
+func (f Files) Paths() []string {
+	paths := make([]string, 0, len(f))
+	for p := range f {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// FilesWriter is a kio.Writer that encodes each resource into the file its
+// kioutil.PathAnnotation names. It clears that annotation and configroot's internal ones on
+// the resources it writes (it is the last step). Encoding is canonical (two-space indent,
+// compact sequences): the same resources give the same bytes.
+type FilesWriter struct {
+	// Files receives the encoded files; it must not be nil.
+	Files Files
+}
+
+var _ kio.Writer = FilesWriter{}
+
+// Write implements kio.Writer. A path named by two resources is an error.
+func (w FilesWriter) Write(nodes []*yaml.RNode) error {
+	paths := make([]string, len(nodes))
+	for i, n := range nodes {
+		p := n.GetAnnotations()[kioutil.PathAnnotation]
+		if p == "" {
+			return fmt.Errorf("%s: no path set", sourceOf(n))
+		}
+		if _, dup := w.Files[p]; dup {
+			return fmt.Errorf("%s: %s is written twice", sourceOf(n), p)
+		}
+		w.Files[p] = nil
+		paths[i] = p
+	}
+	encoded := make([][]byte, len(nodes))
+	err := forEach(len(nodes), func(i int) error {
+		n := nodes[i]
+		src := sourceOf(n) // before clearAnnotations removes it
+		if err := clearAnnotations(n, writerClears); err != nil {
+			return fmt.Errorf("%s: %w", src, err)
+		}
+		var buf bytes.Buffer
+		enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: yaml.CompactSequenceStyle})
+		if err := enc.Encode(n.Document()); err != nil {
+			return fmt.Errorf("%s: encode %s: %w", src, paths[i], err)
+		}
+		if err := enc.Close(); err != nil {
+			return fmt.Errorf("%s: encode %s: %w", src, paths[i], err)
+		}
+		encoded[i] = buf.Bytes()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, p := range paths {
+		w.Files[p] = encoded[i]
+	}
+	return nil
+}
+
+// writerClears are the annotations no file of config-root carries.
+var writerClears = map[string]bool{
+	kioutil.PathAnnotation: true, kioutil.LegacyPathAnnotation: true,
+	kioutil.IndexAnnotation: true, kioutil.LegacyIndexAnnotation: true,
+	annotationNamespace: true, annotationFolder: true, annotationSource: true,
+}
+
+// clearAnnotations removes the annotations named in clear in one pass, and the annotations
+// field itself when that leaves it empty.
+func clearAnnotations(n *yaml.RNode, clear map[string]bool) error {
+	md := n.Field(yaml.MetadataField)
+	if md == nil {
+		return nil
+	}
+	anns := md.Value.Field(yaml.AnnotationsField)
+	if anns == nil || anns.Value.YNode().Kind != yaml.MappingNode {
+		return nil
+	}
+	content := anns.Value.YNode().Content
+	kept := content[:0]
+	for i := 0; i+1 < len(content); i += 2 {
+		if !clear[content[i].Value] {
+			kept = append(kept, content[i], content[i+1])
+		}
+	}
+	anns.Value.YNode().Content = kept
+	if len(kept) == 0 {
+		_, err := md.Value.Pipe(yaml.Clear(yaml.AnnotationsField))
+		return err
+	}
+	return nil
+}
+
+// WriteStats counts what a write did to config-root.
+type WriteStats struct {
+	// Added counts files that did not exist before.
+	Added int
+	// Changed counts files whose contents changed.
+	Changed int
+	// Unchanged counts files left byte-identical.
+	Unchanged int
+	// Removed counts files deleted because their resource is gone.
+	Removed int
+}
+
+// Written counts the files added or changed.
+func (s WriteStats) Written() int { return s.Added + s.Changed }
+
+// WriteAtomic replaces the folder dir with exactly files: it writes them into a temporary
+// folder beside dir, then swaps the two with renames, so that dir is always either the old
+// tree or the new one. When nothing changed, dir is left untouched (not even rewritten). On
+// error, dir is as it was and the temporary folder is gone.
+func WriteAtomic(dir string, files Files) (WriteStats, error) {
+	old, err := readTree(dir)
+	if err != nil {
+		return WriteStats{}, err
+	}
+	var st WriteStats
+	for p, data := range files {
+		prev, ok := old[p]
+		switch {
+		case !ok:
+			st.Added++
+		case bytes.Equal(prev, data):
+			st.Unchanged++
+		default:
+			st.Changed++
+		}
+	}
+	for p := range old {
+		if _, ok := files[p]; !ok {
+			st.Removed++
+		}
+	}
+	if st.Written() == 0 && st.Removed == 0 && old != nil {
+		return st, nil
+	}
+
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return WriteStats{}, fmt.Errorf("write %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	if err != nil {
+		return WriteStats{}, fmt.Errorf("write %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return WriteStats{}, fmt.Errorf("write %s: %w", dir, err)
+	}
+	for _, p := range files.Paths() {
+		dst := filepath.Join(tmp, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return WriteStats{}, fmt.Errorf("write %s: %w", dir, err)
+		}
+		if err := os.WriteFile(dst, files[p], 0o644); err != nil {
+			return WriteStats{}, fmt.Errorf("write %s: %w", filepath.Join(dir, p), err)
+		}
+	}
+	if err := swap(dir, tmp, old != nil); err != nil {
+		return WriteStats{}, err
+	}
+	return st, nil
+}
+
+// swap moves tmp to dir, keeping the old dir until the new one is in place.
+func swap(dir, tmp string, exists bool) error {
+	if !exists {
+		if err := os.Rename(tmp, dir); err != nil {
+			return fmt.Errorf("write %s: %w", dir, err)
+		}
+		return nil
+	}
+	backup := tmp + ".old"
+	if err := os.Rename(dir, backup); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if rerr := os.Rename(backup, dir); rerr != nil {
+			return fmt.Errorf("write %s: %w (and restoring it from %s failed: %v)", dir, err, backup, rerr)
+		}
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(backup); err != nil {
+		return fmt.Errorf("write %s: remove previous tree %s: %w", dir, backup, err)
+	}
+	return nil
+}
+
+// readTree reads every regular file under dir; nil when dir does not exist.
+func readTree(dir string) (Files, error) {
+	info, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("write %s: exists and is not a folder", dir)
+	}
+	files := Files{}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)] = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	return files, nil
+}

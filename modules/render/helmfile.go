@@ -1,0 +1,178 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// DefaultKubeVersion is the Kubernetes version helm renders for when neither the flag nor
+// the repo's configroot.yaml sets one. A helm built with `go install` assumes v1.20.0, which
+// charts such as cert-manager refuse; an explicit version also keeps renders identical
+// whichever helm build runs them.
+const DefaultKubeVersion = "v1.37.0"
+
+// OutputDirTemplate is the --output-dir-template helmfile gets, below outDir: one folder per
+// release, <namespace>/<release>, with "default" for a release without a namespace.
+func OutputDirTemplate(outDir string) string {
+	return strings.TrimSuffix(outDir, "/") + `/{{ or .Release.Namespace "default" }}/{{ .Release.Name }}`
+}
+
+// TemplateOptions are the inputs of `helmfile template`.
+type TemplateOptions struct {
+	// File is the helmfile.yaml, relative to the working folder (default "helmfile.yaml").
+	File string
+	// Environment is helmfile's -e (empty: helmfile's default).
+	Environment string
+	// Selectors are helmfile's -l label selectors.
+	Selectors []string
+	// Concurrency bounds helm processes run at once (0: helmfile's default, unbounded).
+	Concurrency int
+	// KubeVersion is passed to helm as --kube-version; empty means DefaultKubeVersion.
+	KubeVersion string
+	// HelmBinary is the helm helmfile runs (empty: "helm" from PATH).
+	HelmBinary string
+	// ExtraArgs are appended to the template command as they are.
+	ExtraArgs []string
+}
+
+// TemplateArgs returns the argument list of `helmfile template` (without the program name)
+// writing one folder per release under outDir. The CLI and the Dagger function both run
+// exactly this list, locally or in a container.
+func TemplateArgs(o TemplateOptions, outDir string) []string {
+	file := o.File
+	if file == "" {
+		file = "helmfile.yaml"
+	}
+	kube := o.KubeVersion
+	if kube == "" {
+		kube = DefaultKubeVersion
+	}
+	args := []string{"--file", file}
+	if o.HelmBinary != "" {
+		args = append(args, "--helm-binary", o.HelmBinary)
+	}
+	if o.Environment != "" {
+		args = append(args, "--environment", o.Environment)
+	}
+	for _, s := range o.Selectors {
+		args = append(args, "--selector", s)
+	}
+	args = append(args, "template",
+		"--include-crds",
+		"--skip-tests",
+		"--kube-version", kube,
+		"--output-dir-template", OutputDirTemplate(outDir),
+	)
+	if o.Concurrency > 0 {
+		args = append(args, "--concurrency", strconv.Itoa(o.Concurrency))
+	}
+	return append(args, o.ExtraArgs...)
+}
+
+// Runner runs a program in a working folder. ExecRunner runs it on this machine; the Dagger
+// module runs the same argument list in a container.
+type Runner interface {
+	// Run runs name with args in dir, streaming its output to stdout and stderr. A non-zero
+	// exit is an *ExecError.
+	Run(ctx context.Context, dir, name string, args []string, stdout, stderr io.Writer) error
+}
+
+// ExecRunner runs programs with os/exec.
+type ExecRunner struct{}
+
+var _ Runner = ExecRunner{}
+
+// Run implements Runner. The returned *ExecError holds the tail of stderr.
+func (ExecRunner) Run(ctx context.Context, dir, name string, args []string, stdout, stderr io.Writer) error {
+	var tail tailBuffer
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Stdout = stdout
+	cmd.Stderr = io.MultiWriter(stderr, &tail)
+	if err := cmd.Run(); err != nil {
+		return &ExecError{Name: name, Args: args, Err: err, Stderr: tail.String()}
+	}
+	return nil
+}
+
+// ExecError is a failed run of a program.
+type ExecError struct {
+	// Name is the program.
+	Name string
+	// Args are its arguments.
+	Args []string
+	// Err is the exit error (or the error starting it).
+	Err error
+	// Stderr is the end of what the program wrote to stderr.
+	Stderr string
+}
+
+// Error returns the command (with --set values hidden), the exit status and the stderr tail.
+func (e *ExecError) Error() string {
+	msg := fmt.Sprintf("%s: %v", e.Command(), e.Err)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		msg += ":\n" + s
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error.
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// Command is the command line, with the values of --set style flags replaced by "***" as
+// they may carry secrets.
+func (e *ExecError) Command() string {
+	parts := []string{e.Name}
+	hide := false
+	for _, a := range e.Args {
+		switch {
+		case hide:
+			parts = append(parts, "***")
+			hide = false
+		case isSetFlag(a):
+			parts = append(parts, a)
+			hide = true
+		case strings.Contains(a, "=") && isSetFlag(a[:strings.IndexByte(a, '=')]):
+			parts = append(parts, a[:strings.IndexByte(a, '=')+1]+"***")
+		default:
+			parts = append(parts, a)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func isSetFlag(a string) bool {
+	switch a {
+	case "--set", "--set-string", "--set-file", "--set-json", "--set-literal", "--state-values-set", "--state-values-set-string", "--args":
+		return true
+	}
+	return false
+}
+
+// tailBuffer keeps the last 8 KiB written to it.
+type tailBuffer struct{ b []byte }
+
+const tailSize = 8 << 10
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > tailSize {
+		t.b = t.b[len(t.b)-tailSize:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	s := string(bytes.ToValidUTF8(t.b, nil))
+	if len(t.b) == tailSize {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = "…" + s[i:]
+		}
+	}
+	return s
+}

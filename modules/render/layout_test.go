@@ -1,0 +1,305 @@
+package render
+
+import (
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// layoutOf reads a rendered tree given as path → YAML and lays it out.
+func layoutOf(t *testing.T, tree map[string]string, l Layout) (Files, error) {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for p, s := range tree {
+		fsys[p] = &fstest.MapFile{Data: []byte(s)}
+	}
+	nodes, _, err := ReadRendered(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return LayoutFiles(nodes, l)
+}
+
+func TestLayoutPaths(t *testing.T) {
+	cases := []struct {
+		name string
+		tree map[string]string
+		want []string // every file of config-root
+	}{
+		{
+			name: "release named like its chart",
+			tree: map[string]string{"apps/webapp/webapp/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"},
+			want: []string{"cluster/namespaces/apps.yaml", "namespaces/apps/webapp/settings-cm.yaml"},
+		},
+		{
+			name: "release starting with its chart name",
+			tree: map[string]string{"apps/webapp-admin/webapp/templates/sa.yaml": "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: admin\n"},
+			want: []string{"cluster/namespaces/apps.yaml", "namespaces/apps/webapp-admin/admin-sa.yaml"},
+		},
+		{
+			name: "release named otherwise",
+			tree: map[string]string{"ops/tenants/tenant-operator/templates/d.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: op\n"},
+			want: []string{"cluster/namespaces/ops.yaml", "namespaces/ops/tenant-operator-tenants/op-deploy.yaml"},
+		},
+		{
+			name: "kind suffixes and lower-case kinds",
+			tree: map[string]string{"a/r/r/templates/all.yaml": `
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: b}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+`},
+			want: []string{"cluster/namespaces/a.yaml", "namespaces/a/r/b-rb.yaml", "namespaces/a/r/nightly-cronjob.yaml", "namespaces/a/r/s-svc.yaml"},
+		},
+		{
+			name: "cluster-scoped built-ins, CRDs and kinds of CRDs of the same render",
+			tree: map[string]string{
+				"sys/op/op/crds/crd.yaml": `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: tenants.example.com}
+spec: {group: example.com, scope: Cluster, names: {kind: Tenant}}
+`,
+				"sys/op/op/templates/x.yaml": `
+apiVersion: example.com/v1
+kind: Tenant
+metadata: {name: "team:a", namespace: sys}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "system:op"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: op}
+`,
+			},
+			want: []string{
+				"cluster/namespaces/sys.yaml",
+				"cluster/resources/sys/op/op-valwebhookcfg.yaml",
+				"cluster/resources/sys/op/system-op-crb.yaml",
+				"cluster/resources/sys/op/team-a-tenant.yaml",
+				"customresourcedefinitions/sys/op/tenants.example.com-crd.yaml",
+			},
+		},
+		{
+			name: "namespace objects: rendered ones win, system namespaces never emitted",
+			tree: map[string]string{"kube-system/r/r/templates/x.yaml": `
+apiVersion: v1
+kind: Namespace
+metadata: {name: extra, labels: {team: a}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: extra}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: d}
+`},
+			want: []string{"cluster/namespaces/extra.yaml", "namespaces/extra/r/c-cm.yaml", "namespaces/kube-system/r/d-cm.yaml"},
+		},
+		{
+			name: "helm test hooks dropped, other hooks kept",
+			tree: map[string]string{"a/r/r/templates/x.yaml": `
+apiVersion: v1
+kind: Pod
+metadata: {name: t, annotations: {helm.sh/hook: "test-success"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: t2, annotations: {helm.sh/hook: "pre-install, test"}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, annotations: {helm.sh/hook: pre-upgrade}}
+`},
+			want: []string{"cluster/namespaces/a.yaml", "namespaces/a/r/migrate-job.yaml"},
+		},
+		{
+			name: "empty and comment-only documents skipped",
+			tree: map[string]string{"a/r/r/templates/x.yaml": "---\n# nothing here\n---\n\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n"},
+			want: []string{"cluster/namespaces/a.yaml", "namespaces/a/r/c-cm.yaml"},
+		},
+		{
+			name: "colliding names both kept, deterministically",
+			tree: map[string]string{"a/r/r/templates/x.yaml": `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system-reader"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "system:reader"}
+`},
+			want: []string{"cluster/namespaces/a.yaml", "cluster/resources/a/r/system-reader-clusterrole-6c1221a4.yaml", "cluster/resources/a/r/system-reader-clusterrole.yaml"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := layoutOf(t, tc.tree, Layout{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(files.Paths(), "\n"); got != strings.Join(tc.want, "\n") {
+				t.Errorf("paths:\n%s\nwant:\n%s", got, strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLayoutContents(t *testing.T) {
+	files, err := layoutOf(t, map[string]string{
+		"apps/web/web/templates/x.yaml": `# Source: web/templates/x.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+data: {a: "1"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: r
+  namespace: apps
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: leader
+  namespace: kube-system
+`,
+	}, Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"namespaces/apps/web/c-cm.yaml": `# Source: web/templates/x.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+  namespace: apps
+  annotations:
+    meta.helm.sh/release-name: web
+    meta.helm.sh/release-namespace: apps
+data: {a: "1"}
+`,
+		"cluster/resources/apps/web/r-clusterrole.yaml": `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: r
+  annotations:
+    meta.helm.sh/release-name: web
+    meta.helm.sh/release-namespace: apps
+`,
+		// A namespace the chart sets on purpose is kept (see docs/jenkins-x.md).
+		"namespaces/kube-system/web/leader-cm.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: leader
+  namespace: kube-system
+  annotations:
+    meta.helm.sh/release-name: web
+    meta.helm.sh/release-namespace: apps
+`,
+		"cluster/namespaces/apps.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n",
+	}
+	if len(files) != len(want) {
+		t.Errorf("got files %v, want %d", files.Paths(), len(want))
+	}
+	for p, w := range want {
+		if got := string(files[p]); got != w {
+			t.Errorf("%s:\n%s\nwant:\n%s", p, got, w)
+		}
+	}
+}
+
+func TestLayoutErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		tree map[string]string
+		want string
+	}{
+		{"invalid YAML", map[string]string{"a/r/c/templates/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [x\n"},
+			"release a/r: c/templates/bad.yaml: invalid YAML"},
+		{"not a resource", map[string]string{"a/r/c/templates/bad.yaml": "just: values\n"},
+			"release a/r: c/templates/bad.yaml: not a Kubernetes resource"},
+		{"a list document", map[string]string{"a/r/c/templates/bad.yaml": "- a\n- b\n"},
+			"release a/r: c/templates/bad.yaml: not a Kubernetes resource: a document is a YAML !!seq"},
+		{"no name", map[string]string{"a/r/c/templates/bad.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n"},
+			"release a/r: c/templates/bad.yaml: ConfigMap has no metadata.name"},
+		{"same resource twice", map[string]string{
+			"a/r/c/templates/one.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+			"a/r/c/templates/two.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: a}\n"},
+			"release a/r: c/templates/one.yaml and release a/r: c/templates/two.yaml: the same resource /ConfigMap/a/x is rendered twice"},
+		{"bad CRD scope", map[string]string{"a/r/c/crds/crd.yaml": "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: x.example.com}\nspec: {group: example.com, names: {kind: X}, scope: Global}\n"},
+			`release a/r: c/crds/crd.yaml: CustomResourceDefinition x.example.com: spec.scope "Global": want Cluster or Namespaced`},
+		{"not a rendered tree", map[string]string{"a/x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"},
+			"a/x.yaml: not in <namespace>/<release>/<chart>/"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := layoutOf(t, tc.tree, Layout{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLayoutDeterministic(t *testing.T) {
+	tree := map[string]string{}
+	for _, r := range []string{"a/one/one", "b/two/x", "c/three/three"} {
+		tree[r+"/templates/t.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: \"c:x\"}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: \"c-x\"}\n"
+	}
+	first, err := layoutOf(t, tree, Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		again, err := layoutOf(t, tree, Layout{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) != len(first) {
+			t.Fatalf("run %d: %d files, want %d", i, len(again), len(first))
+		}
+		for p, data := range first {
+			if string(again[p]) != string(data) {
+				t.Fatalf("run %d: %s differs", i, p)
+			}
+		}
+	}
+}
+
+func TestLayoutExtraClusterScopedKinds(t *testing.T) {
+	files, err := layoutOf(t, map[string]string{"a/r/r/templates/t.yaml": "apiVersion: example.com/v1\nkind: Tenant\nmetadata: {name: t, namespace: a}\n"},
+		Layout{ClusterScopedKinds: []string{"example.com/Tenant"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := files["cluster/resources/a/r/t-tenant.yaml"]; !ok {
+		t.Errorf("files %v: want cluster/resources/a/r/t-tenant.yaml", files.Paths())
+	}
+}
+
+func TestReleaseFolder(t *testing.T) {
+	for _, tc := range []struct{ release, chart, want string }{
+		{"cert-manager", "cert-manager", "cert-manager"},
+		{"webapp-admin", "webapp", "webapp-admin"},
+		{"tenants", "tenant-operator", "tenant-operator-tenants"},
+		{"rules", "", "rules"},
+	} {
+		if got := (Release{Name: tc.release, Chart: tc.chart}).Folder(); got != tc.want {
+			t.Errorf("Release{%s, chart %s}.Folder() = %s, want %s", tc.release, tc.chart, got, tc.want)
+		}
+	}
+}

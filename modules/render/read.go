@@ -1,0 +1,148 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ReadRendered reads a tree rendered by `helmfile template --output-dir-template
+// <dir>/{{.Release.Namespace}}/{{.Release.Name}}`: <namespace>/<release>/<chart>/… holding
+// the YAML files helm wrote. Files are read in lexical order; every document becomes one
+// resource, annotated with its release (helm's meta.helm.sh annotations) and its origin for
+// Layout. Empty and comment-only documents are skipped.
+//
+// The releases are returned sorted by namespace and name, each with the number of resources
+// read. A release folder whose chart rendered nothing has no files and is not returned.
+func ReadRendered(fsys fs.FS) ([]*yaml.RNode, []Release, error) {
+	files := map[Release][]string{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !isYAML(p) {
+			return nil
+		}
+		parts := strings.SplitN(p, "/", 4)
+		if len(parts) < 4 {
+			return fmt.Errorf("%s: not in <namespace>/<release>/<chart>/", p)
+		}
+		r := Release{Namespace: parts[0], Name: parts[1], Chart: parts[2]}
+		files[r] = append(files[r], p)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read rendered tree: %w", err)
+	}
+	releases := make([]Release, 0, len(files))
+	for r := range files {
+		releases = append(releases, r)
+	}
+	sort.Slice(releases, func(i, j int) bool { return releases[i].String() < releases[j].String() })
+	if err := checkOneChart(releases); err != nil {
+		return nil, nil, err
+	}
+
+	type job struct {
+		release int
+		file    string
+		nodes   []*yaml.RNode
+	}
+	var jobs []job
+	for i, r := range releases {
+		for _, p := range files[r] {
+			jobs = append(jobs, job{release: i, file: p})
+		}
+	}
+	err = forEach(len(jobs), func(i int) error {
+		r := releases[jobs[i].release]
+		data, err := fs.ReadFile(fsys, jobs[i].file)
+		if err != nil {
+			return fmt.Errorf("release %s: %w", r, err)
+		}
+		jobs[i].nodes, err = readDocuments(data, r, strings.TrimPrefix(jobs[i].file, r.Namespace+"/"+r.Name+"/"), true)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var nodes []*yaml.RNode
+	for _, j := range jobs {
+		nodes = append(nodes, j.nodes...)
+		releases[j.release].Resources += len(j.nodes)
+	}
+	return nodes, releases, nil
+}
+
+// checkOneChart rejects a tree where one release folder holds more than one chart folder.
+func checkOneChart(releases []Release) error {
+	for i := 1; i < len(releases); i++ {
+		if releases[i].String() == releases[i-1].String() {
+			return fmt.Errorf("release %s: several chart folders (%s, %s): not a helmfile --output-dir-template tree",
+				releases[i], releases[i-1].Chart, releases[i].Chart)
+		}
+	}
+	return nil
+}
+
+// readDocuments parses the YAML documents of one file of release r. helm marks the release
+// with its meta.helm.sh annotations; kustomize output does not.
+func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNode, error) {
+	src := "release " + r.String() + ": " + file
+	anns := [][2]string{
+		{annotationNamespace, r.Namespace},
+		{annotationFolder, r.Folder()},
+		{annotationSource, src},
+	}
+	if helm {
+		anns = append(anns, [2]string{AnnotationReleaseName, r.Name}, [2]string{AnnotationReleaseNamespace, r.Namespace})
+	}
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid YAML: %w", src, err)
+	}
+	for _, n := range nodes {
+		if n.YNode().Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s: not a Kubernetes resource: a document is a YAML %s, not a mapping", src, n.YNode().ShortTag())
+		}
+		if err := setAnnotations(n, anns); err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+	}
+	return nodes, nil
+}
+
+func isYAML(p string) bool {
+	ext := path.Ext(p)
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// setAnnotations sets the annotations kv on n in one pass over metadata.annotations,
+// creating it when missing. Values are plain strings, quoted only where YAML needs it.
+func setAnnotations(n *yaml.RNode, kv [][2]string) error {
+	anns, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, yaml.MetadataField, yaml.AnnotationsField))
+	if err != nil {
+		return fmt.Errorf("set annotations: %w", err)
+	}
+	content := anns.YNode().Content
+next:
+	for _, a := range kv {
+		for i := 0; i+1 < len(content); i += 2 {
+			if content[i].Value == a[0] {
+				content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: a[1]}
+				continue next
+			}
+		}
+		content = append(content,
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: a[0]},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: a[1]})
+	}
+	anns.YNode().Content = content
+	return nil
+}

@@ -1,0 +1,48 @@
+package render
+
+import "strings"
+
+// Annotations configroot reads and writes on resources.
+const (
+	// AnnotationReleaseName is helm's own annotation naming the release that owns a resource.
+	AnnotationReleaseName = "meta.helm.sh/release-name"
+	// AnnotationReleaseNamespace is helm's own annotation naming the release's namespace.
+	AnnotationReleaseNamespace = "meta.helm.sh/release-namespace"
+	// AnnotationHelmHook marks helm hooks; test hooks are dropped from config-root.
+	AnnotationHelmHook = "helm.sh/hook"
+
+	// annotationNamespace, annotationFolder and annotationSource carry a resource's origin
+	// through the pipeline; they never reach config-root.
+	annotationNamespace = "internal.configroot.dev/namespace"
+	annotationFolder    = "internal.configroot.dev/folder"
+	annotationSource    = "internal.configroot.dev/source"
+)
+
+// Release is a source of resources: a helmfile release (Chart set) or a kustomize folder.
+type Release struct {
+	// Name is the release name.
+	Name string
+	// Namespace is the namespace the release installs into.
+	Namespace string
+	// Chart is the name of the release's chart; empty for a kustomize folder.
+	Chart string
+	// Resources counts the resources read for the release.
+	Resources int
+}
+
+// Folder is the name of the release's folder in config-root, as Jenkins X names it: the
+// chart name when it equals the release name, the release name when it starts with the
+// chart name, otherwise "<chart>-<release>".
+func (r Release) Folder() string {
+	switch {
+	case r.Chart == "" || r.Chart == r.Name:
+		return r.Name
+	case strings.HasPrefix(r.Name, r.Chart):
+		return r.Name
+	default:
+		return r.Chart + "-" + r.Name
+	}
+}
+
+// String returns "<namespace>/<name>".
+func (r Release) String() string { return r.Namespace + "/" + r.Name }

@@ -1,0 +1,213 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ErrEmpty is returned when a render produces no resource at all: writing it would empty
+// config-root, which is almost always a mistake (a wrong file or environment).
+var ErrEmpty = errors.New("the render produced no resources")
+
+// Options configure Render.
+type Options struct {
+	// Source is the cluster repo (default ".").
+	Source string
+	// Output is the config-root folder (default <Source>/config-root).
+	Output string
+	// Template holds helmfile's flags; File and KubeVersion default from configroot.yaml.
+	Template TemplateOptions
+	// Rendered, when set, is an already rendered tree (<namespace>/<release>/<chart>/…) to
+	// lay out instead of running helmfile.
+	Rendered string
+	// Helmfile is the helmfile program (default "helmfile" from PATH).
+	Helmfile string
+	// Runner runs helmfile (default ExecRunner).
+	Runner Runner
+	// Progress receives one line per release (default: discarded).
+	Progress io.Writer
+	// Log receives helmfile's own output (default: discarded; its stderr tail is in errors).
+	Log io.Writer
+	// AllowEmpty lets a render with no resources empty config-root.
+	AllowEmpty bool
+	// Filters run after Layout and before the files are encoded (the secrets conversion).
+	Filters []kio.Filter
+}
+
+// Result describes a finished render.
+type Result struct {
+	// Output is the config-root folder written.
+	Output string
+	// Releases are the releases and kustomize folders rendered, with their resource counts.
+	Releases []Release
+	// Resources counts the files of config-root this render produced.
+	Resources int
+	// Files counts what the write changed.
+	Files WriteStats
+	// Partial is true when selectors limited the render: only the selected releases' files
+	// were replaced.
+	Partial bool
+}
+
+// Render renders the cluster repo into config-root: helmfile template (or the Rendered
+// tree), the repo's kustomize folders, Layout, the extra Filters, then an atomic write. On
+// any error config-root is left exactly as it was.
+//
+// With selectors only the selected releases are rendered, so only their folders are
+// replaced; everything else in config-root is kept.
+func Render(ctx context.Context, o Options) (Result, error) {
+	o = o.withDefaults()
+	cfg, err := LoadConfig(o.Source)
+	if err != nil {
+		return Result{}, err
+	}
+	tmpl := o.Template
+	if tmpl.File == "" {
+		tmpl.File = cfg.Helmfile
+	}
+	if tmpl.KubeVersion == "" {
+		tmpl.KubeVersion = cfg.KubeVersion
+	}
+
+	rendered := o.Rendered
+	if rendered == "" {
+		tmp, err := os.MkdirTemp("", "configroot-render-")
+		if err != nil {
+			return Result{}, fmt.Errorf("render: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		if err := o.Runner.Run(ctx, o.Source, o.Helmfile, TemplateArgs(tmpl, tmp), o.Log, o.Log); err != nil {
+			return Result{}, fmt.Errorf("helmfile template %s: %w", filepath.Join(o.Source, fileOr(tmpl.File)), err)
+		}
+		rendered = tmp
+	}
+	nodes, releases, err := ReadRendered(os.DirFS(rendered))
+	if err != nil {
+		return Result{}, err
+	}
+	partial := len(tmpl.Selectors) > 0
+	if !partial {
+		for _, k := range cfg.Kustomize {
+			r := k.Release()
+			read, err := ReadKustomization(filepath.Join(o.Source, filepath.FromSlash(k.Path)), r)
+			if err != nil {
+				return Result{}, err
+			}
+			r.Resources = len(read)
+			nodes = append(nodes, read...)
+			releases = append(releases, r)
+		}
+	}
+	for _, r := range releases {
+		kind := "release"
+		if r.Chart == "" {
+			kind = "kustomize"
+		}
+		fmt.Fprintf(o.Progress, "%-9s %-40s %4d resources\n", kind, r.String(), r.Resources)
+	}
+	if len(nodes) == 0 && !o.AllowEmpty {
+		return Result{}, ErrEmpty
+	}
+
+	files, err := LayoutFiles(nodes, append([]kio.Filter{Layout{ClusterScopedKinds: cfg.ClusterScopedKinds}}, o.Filters...)...)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Output: o.Output, Releases: releases, Resources: len(files), Partial: partial}
+	if partial {
+		if files, err = mergePartial(o.Output, files, releases); err != nil {
+			return Result{}, err
+		}
+	}
+	if res.Files, err = WriteAtomic(o.Output, files); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// mergePartial adds to files every existing file of config-root that does not belong to
+// one of the rendered releases, so that a render limited by selectors keeps the rest.
+func mergePartial(output string, files Files, releases []Release) (Files, error) {
+	old, err := readTree(output)
+	if err != nil {
+		return nil, err
+	}
+	owned := make([]string, 0, 3*len(releases))
+	for _, r := range releases {
+		for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
+			owned = append(owned, path.Join(top, r.Namespace, r.Folder())+"/")
+		}
+	}
+	for p, data := range old {
+		if _, ok := files[p]; ok || hasAnyPrefix(p, owned) {
+			continue
+		}
+		files[p] = data
+	}
+	return files, nil
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func fileOr(f string) string {
+	if f == "" {
+		return "helmfile.yaml"
+	}
+	return f
+}
+
+func (o Options) withDefaults() Options {
+	if o.Source == "" {
+		o.Source = "."
+	}
+	if o.Output == "" {
+		o.Output = filepath.Join(o.Source, "config-root")
+	}
+	if o.Helmfile == "" {
+		o.Helmfile = "helmfile"
+	}
+	if o.Runner == nil {
+		o.Runner = ExecRunner{}
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+// LayoutFiles runs filters (Layout first, then any others) over nodes and encodes the
+// result into files, without touching the disk. It chains the filters directly rather than
+// through kio.Pipeline, whose legacy-annotation reconciliation would drop the paths Layout
+// sets on resources that had none when read.
+func LayoutFiles(nodes []*yaml.RNode, filters ...kio.Filter) (Files, error) {
+	var err error
+	for _, f := range filters {
+		if nodes, err = f.Filter(nodes); err != nil {
+			return nil, err
+		}
+	}
+	files := make(Files, len(nodes))
+	if err := (FilesWriter{Files: files}).Write(nodes); err != nil {
+		return nil, err
+	}
+	return files, nil
+}

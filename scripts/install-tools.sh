@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the pinned tools the render and its tests run (helm, helmfile) into ./bin.
+# Release binaries cannot be downloaded on every machine, so both are built from their Go
+# modules through the Go module proxy; Go's build cache makes later runs fast.
+#
+# usage: scripts/install-tools.sh [BIN_DIR]
+set -euo pipefail
+HELM_VERSION=${HELM_VERSION:-v3.22.0}
+HELMFILE_VERSION=${HELMFILE_VERSION:-v1.8.0}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-$root/bin}
+mkdir -p "$bin"
+bin=$(cd "$bin" && pwd)
+
+have() { [[ -x $bin/$1 ]] && "$bin/$1" version 2>/dev/null | grep -q -- "${2#v}"; }
+
+if ! have helm "$HELM_VERSION"; then
+  echo "tools: building helm $HELM_VERSION into $bin" >&2
+  GOBIN=$bin CGO_ENABLED=0 go install -trimpath \
+    -ldflags "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+
+if ! have helmfile "$HELMFILE_VERSION"; then
+  echo "tools: building helmfile $HELMFILE_VERSION into $bin (slow the first time)" >&2
+  work=$(mktemp -d)
+  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+  # helmfile's go.mod has replace directives, which go install refuses: build inside a copy.
+  dir=$(cd "$work" && go mod download -json "github.com/helmfile/helmfile@$HELMFILE_VERSION" |
+    sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  [[ -n $dir ]] || { echo "tools: could not download helmfile $HELMFILE_VERSION" >&2; exit 1; }
+  cp -r "$dir" "$work/src" && chmod -R u+w "$work/src"
+  (cd "$work/src" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-X go.szostok.io/version.version=$HELMFILE_VERSION" -o "$bin/helmfile" .)
+fi
+"$bin/helm" version --short >&2
+"$bin/helmfile" version -o short >&2 2>/dev/null || "$bin/helmfile" --version >&2
