@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -119,6 +120,15 @@ func (e *ExecError) Error() string {
 		msg += ":\n" + s
 	}
 	return msg
+}
+
+// ExitCode is the program's exit status, or -1 when it did not run or was killed.
+func (e *ExecError) ExitCode() int {
+	var exit *exec.ExitError
+	if errors.As(e.Err, &exit) {
+		return exit.ExitCode()
+	}
+	return -1
 }
 
 // Unwrap returns the underlying error.

@@ -16,7 +16,7 @@ import (
 
 // ErrEmpty is returned when a render produces no resource at all: writing it would empty
 // config-root, which is almost always a mistake (a wrong file or environment).
-var ErrEmpty = errors.New("the render produced no resources")
+var ErrEmpty = errors.New("the render produced no resources (check the helmfile, environment and selectors; --allow-empty empties config-root on purpose)")
 
 // Options configure Render.
 type Options struct {
@@ -85,8 +85,14 @@ func Render(ctx context.Context, o Options) (Result, error) {
 			return Result{}, fmt.Errorf("render: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		if err := o.Runner.Run(ctx, o.Source, o.Helmfile, TemplateArgs(tmpl, tmp), o.Log, o.Log); err != nil {
-			return Result{}, fmt.Errorf("helmfile template %s: %w", filepath.Join(o.Source, fileOr(tmpl.File)), err)
+		err = o.Runner.Run(ctx, o.Source, o.Helmfile, TemplateArgs(tmpl, tmp), o.Log, o.Log)
+		if err != nil && !noReleasesMatched(err) {
+			file := filepath.Join(o.Source, fileOr(tmpl.File))
+			var exit *ExecError
+			if errors.As(err, &exit) {
+				return Result{}, newTemplateError(file, exit)
+			}
+			return Result{}, fmt.Errorf("helmfile template %s: %w", file, err)
 		}
 		rendered = tmp
 	}
@@ -163,6 +169,13 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// noReleasesMatched reports helmfile's exit status 3: no release matched the selectors and
+// environment. That is an empty render, not a failure; ErrEmpty guards config-root.
+func noReleasesMatched(err error) bool {
+	var exit *ExecError
+	return errors.As(err, &exit) && exit.ExitCode() == 3
 }
 
 func fileOr(f string) string {

@@ -1,0 +1,213 @@
+package render_test
+
+import (
+	"bytes"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/configroot/configroot/internal/testutil"
+	"github.com/configroot/configroot/modules/render"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// realChartsRepo is a cluster repo holding the External Secrets and cert-manager charts,
+// taken from their Go modules and completed as their release process would.
+func realChartsRepo(t *testing.T) string {
+	t.Helper()
+	repo := t.TempDir()
+	testutil.ExternalSecretsChart(t, filepath.Join(repo, "charts"))
+	testutil.CertManagerChart(t, filepath.Join(repo, "charts"))
+	writeFile(t, filepath.Join(repo, "values", "cert-manager.yaml"), "crds:\n  enabled: true\n")
+	writeFile(t, filepath.Join(repo, "helmfile.yaml"), `releases:
+  - name: external-secrets
+    namespace: external-secrets
+    chart: ./charts/external-secrets
+  - name: cert-manager
+    namespace: cert-manager
+    chart: ./charts/cert-manager
+    values:
+      - values/cert-manager.yaml
+`)
+	return repo
+}
+
+// helmTemplate runs helm itself over a chart, as helmfile would, and returns the resources
+// it renders by identity ("group/Kind name"), test hooks excluded.
+func helmTemplate(t *testing.T, repo, release, ns, chart string, values ...string) map[string]int {
+	t.Helper()
+	args := []string{"template", release, chart, "--namespace", ns, "--include-crds", "--skip-tests", "--kube-version", render.DefaultKubeVersion}
+	for _, v := range values {
+		args = append(args, "--values", v)
+	}
+	cmd := exec.Command(testutil.Tool(t, "helm"), args...)
+	cmd.Dir = repo
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm %v: %v\n%s", args, err, stderr.String())
+	}
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(out), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, n := range nodes {
+		if strings.HasPrefix(n.GetAnnotations()["helm.sh/hook"], "test") {
+			continue
+		}
+		ids[identity(n)]++
+	}
+	return ids
+}
+
+func identity(n *yaml.RNode) string {
+	group := ""
+	if i := strings.LastIndexByte(n.GetApiVersion(), '/'); i >= 0 {
+		group = n.GetApiVersion()[:i]
+	}
+	return group + "/" + n.GetKind() + " " + n.GetName()
+}
+
+// TestRealCharts renders the External Secrets and cert-manager charts with helmfile and
+// checks that every resource helm renders lands exactly once, at the path the conventions
+// give, that a second run is byte-identical and that removing a release removes its files.
+func TestRealCharts(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := realChartsRepo(t)
+	res := mustRender(t, repo, nil)
+	out := filepath.Join(repo, "config-root")
+	files := testutil.ReadTree(t, out)
+
+	releases := []struct{ name, ns, chart, folder string }{
+		{"external-secrets", "external-secrets", "./charts/external-secrets", "external-secrets"},
+		{"cert-manager", "cert-manager", "./charts/cert-manager", "cert-manager"},
+	}
+	want := map[string]int{}
+	for _, r := range releases {
+		var values []string
+		if r.name == "cert-manager" {
+			values = append(values, "values/cert-manager.yaml")
+		}
+		for id, n := range helmTemplate(t, repo, r.name, r.ns, r.chart, values...) {
+			want[r.ns+" "+id] += n
+		}
+	}
+	if len(want) < 80 {
+		t.Fatalf("helm rendered only %d resources: the charts are not complete", len(want))
+	}
+
+	got := map[string]int{}
+	for p, data := range files {
+		n, err := yaml.Parse(string(data))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if path.Dir(p) == "cluster/namespaces" && n.GetAnnotations()[render.AnnotationReleaseName] == "" {
+			continue // a Namespace object configroot adds
+		}
+		relNS := n.GetAnnotations()[render.AnnotationReleaseNamespace]
+		got[relNS+" "+identity(n)]++
+		checkPath(t, p, n, relNS)
+	}
+	var missing, extra, twice []string
+	for id, n := range want {
+		switch {
+		case got[id] == 0:
+			missing = append(missing, id)
+		case got[id] != n:
+			twice = append(twice, id)
+		}
+	}
+	for id := range got {
+		if want[id] == 0 {
+			extra = append(extra, id)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	if len(missing)+len(extra)+len(twice) > 0 {
+		t.Errorf("config-root vs helm template: missing %v, extra %v, counted differently %v", missing, extra, twice)
+	}
+
+	// A few paths, exactly.
+	for _, p := range []string{
+		"customresourcedefinitions/cert-manager/cert-manager/certificates.cert-manager.io-crd.yaml",
+		"customresourcedefinitions/external-secrets/external-secrets/externalsecrets.external-secrets.io-crd.yaml",
+		"namespaces/cert-manager/cert-manager/cert-manager-deploy.yaml",
+		"namespaces/cert-manager/cert-manager/cert-manager-webhook-svc.yaml",
+		"cluster/resources/cert-manager/cert-manager/cert-manager-webhook-valwebhookcfg.yaml",
+		"cluster/resources/cert-manager/cert-manager/cert-manager-controller-issuers-clusterrole.yaml",
+		"cluster/resources/external-secrets/external-secrets/secretstore-validate-valwebhookcfg.yaml",
+		"namespaces/external-secrets/external-secrets/external-secrets-webhook-deploy.yaml",
+		// cert-manager's leader election lives in kube-system on purpose: kept there.
+		"namespaces/kube-system/cert-manager/cert-manager-leaderelection-role.yaml",
+		"cluster/namespaces/cert-manager.yaml",
+		"cluster/namespaces/external-secrets.yaml",
+	} {
+		if _, ok := files[p]; !ok {
+			t.Errorf("missing %s", p)
+		}
+	}
+	if _, ok := files["cluster/namespaces/kube-system.yaml"]; ok {
+		t.Error("a Namespace object for kube-system was emitted")
+	}
+
+	// A second run is byte-identical.
+	again := mustRender(t, repo, nil)
+	if again.Files.Written() != 0 || again.Files.Removed != 0 {
+		t.Errorf("second run: %+v", again.Files)
+	}
+	if d := testutil.DiffTrees(files, testutil.ReadTree(t, out)); d != "" {
+		t.Errorf("second run changed config-root:\n%s", d)
+	}
+
+	// Removing a release removes its files and its namespace.
+	writeFile(t, filepath.Join(repo, "helmfile.yaml"), "releases:\n  - name: external-secrets\n    namespace: external-secrets\n    chart: ./charts/external-secrets\n")
+	removed := mustRender(t, repo, nil)
+	for p := range testutil.ReadTree(t, out) {
+		if strings.Contains(p, "cert-manager") {
+			t.Errorf("%s survived the removal of release cert-manager", p)
+		}
+	}
+	if removed.Files.Removed == 0 || removed.Resources+removed.Files.Removed != res.Resources {
+		t.Errorf("after removal: %d files, %d removed, before %d", removed.Resources, removed.Files.Removed, res.Resources)
+	}
+}
+
+// checkPath checks a file's path against the conventions, from the resource alone.
+func checkPath(t *testing.T, p string, n *yaml.RNode, relNS string) {
+	t.Helper()
+	folder := n.GetAnnotations()[render.AnnotationReleaseName] // chart == release in these repos
+	kind, name, ns := n.GetKind(), n.GetName(), n.GetNamespace()
+	stem := strings.NewReplacer(":", "-", "/", "-").Replace(name)
+	var dir string
+	switch {
+	case kind == "Namespace":
+		if p != "cluster/namespaces/"+stem+".yaml" {
+			t.Errorf("Namespace %s at %s", name, p)
+		}
+		return
+	case kind == "CustomResourceDefinition":
+		dir = path.Join("customresourcedefinitions", relNS, folder)
+	case ns == "":
+		dir = path.Join("cluster/resources", relNS, folder)
+	default:
+		dir = path.Join("namespaces", ns, folder)
+	}
+	if path.Dir(p) != dir {
+		t.Errorf("%s %s at %s, want it in %s/", kind, name, p, dir)
+	}
+	base := strings.TrimSuffix(path.Base(p), ".yaml")
+	if !strings.HasPrefix(base, stem+"-") {
+		t.Errorf("%s %s in file %s", kind, name, p)
+	}
+	if kind == "Deployment" && !strings.HasSuffix(base, "-deploy") {
+		t.Errorf("Deployment %s in file %s", name, p)
+	}
+}
