@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/configroot/configroot/internal/testutil"
+	"github.com/spf13/pflag"
+)
+
+// TestHelpExplainsEveryFlag checks that --help of every command names each of its flags
+// with a description.
+func TestHelpExplainsEveryFlag(t *testing.T) {
+	root := newRootCommand(nil, nil)
+	for _, cmd := range append(root.Commands(), root) {
+		if cmd.Hidden || cmd.Name() == "help" || cmd.Name() == "completion" {
+			continue
+		}
+		t.Run(cmd.Name(), func(t *testing.T) {
+			var out bytes.Buffer
+			code := run(context.Background(), append(strings.Fields(cmd.CommandPath())[1:], "--help"), &out, &out)
+			if code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out.String())
+			}
+			help := out.String()
+			if !strings.Contains(help, cmd.Short) && !strings.Contains(help, cmd.Long) {
+				t.Errorf("help does not describe the command:\n%s", help)
+			}
+			cmd.Flags().VisitAll(func(f *pflag.Flag) {
+				if f.Usage == "" || !strings.Contains(help, "--"+f.Name) || !strings.Contains(help, f.Usage[:min(len(f.Usage), 30)]) {
+					t.Errorf("--%s is not explained in:\n%s", f.Name, help)
+				}
+			})
+		})
+	}
+}
+
+// buildCLI builds the configroot binary for tests that check real exit codes.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "configroot")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runCLI(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+func TestRenderCommand(t *testing.T) {
+	testutil.ToolsEnv(t)
+	bin := buildCLI(t)
+	repo := testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(t), "examples", "cluster"))
+	if err := os.RemoveAll(filepath.Join(repo, "config-root")); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, code := runCLI(t, bin, "render", "--source", repo)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout is not empty: %q", stdout)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	wantLines := []string{"release   apps/webapp ", "release   apps/webapp-admin ", "release   operators/tenants ", "release   platform/base ", "kustomize monitoring/monitoring-rules ",
+		"rendered 4 releases and 1 kustomize folders into " + filepath.Join(repo, "config-root") + ": 32 files; 32 written (32 new, 0 changed), 0 unchanged, 0 removed"}
+	if len(lines) != len(wantLines) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(wantLines), stderr)
+	}
+	for i, w := range wantLines {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("stderr line %d = %q, want it to start with %q", i, lines[i], w)
+		}
+	}
+
+	_, stderr, code = runCLI(t, bin, "render", "--source", repo)
+	if code != 0 || !strings.Contains(stderr, "0 written (0 new, 0 changed), 32 unchanged, 0 removed") {
+		t.Errorf("second run: exit %d:\n%s", code, stderr)
+	}
+
+	// A failure: one line on stderr, exit 1, config-root untouched.
+	before := testutil.ReadTree(t, filepath.Join(repo, "config-root"))
+	if err := os.RemoveAll(filepath.Join(repo, "charts", "platform")); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code = runCLI(t, bin, "render", "--source", repo)
+	if code != 1 || stdout != "" {
+		t.Errorf("missing chart: exit %d, stdout %q", code, stdout)
+	}
+	if !strings.HasPrefix(stderr, "configroot: helmfile template "+filepath.Join(repo, "helmfile.yaml")+": release platform/base: ") ||
+		strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("missing chart: stderr is not one clear line:\n%s", stderr)
+	}
+	if d := testutil.DiffTrees(before, testutil.ReadTree(t, filepath.Join(repo, "config-root"))); d != "" {
+		t.Errorf("a failed render changed config-root:\n%s", d)
+	}
+
+	// Bad usage.
+	_, stderr, code = runCLI(t, bin, "render", "--no-such-flag")
+	if code == 0 || !strings.Contains(stderr, "unknown flag: --no-such-flag") {
+		t.Errorf("unknown flag: exit %d:\n%s", code, stderr)
+	}
+}
+
+func TestRenderRenderedTree(t *testing.T) {
+	rendered := t.TempDir()
+	src := filepath.Join(rendered, "apps", "web", "web", "templates")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "cm.yaml"), []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "config-root")
+	var stdout, stderr bytes.Buffer
+	// --helmfile names a program that does not exist: --rendered must not run it.
+	code := run(context.Background(), []string{"render", "--rendered", rendered, "--output", out, "--source", t.TempDir(), "--helmfile", "/nonexistent/helmfile"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got := testutil.ReadTree(t, out)
+	if _, ok := got["namespaces/apps/web/c-cm.yaml"]; !ok || len(got) != 2 {
+		t.Errorf("files %v", got)
+	}
+}
