@@ -12,7 +12,15 @@ bin=${1:-$root/bin}
 mkdir -p "$bin"
 bin=$(cd "$bin" && pwd)
 
-have() { [[ -x $bin/$1 ]] && "$bin/$1" version 2>/dev/null | grep -q -- "${2#v}"; }
+# have TOOL VERSION: TOOL is in $bin at VERSION. (`helmfile version` would ask GitHub for the
+# latest release: --version does not.)
+have() {
+  [[ -x $bin/$1 ]] || return 1
+  case $1 in
+    helm) "$bin/helm" version --short 2>/dev/null | grep -qw -- "$2" ;;
+    *) "$bin/$1" --version 2>/dev/null | grep -qw -- "$2" ;;
+  esac
+}
 
 if ! have helm "$HELM_VERSION"; then
   echo "tools: building helm $HELM_VERSION into $bin" >&2
@@ -33,5 +41,4 @@ if ! have helmfile "$HELMFILE_VERSION"; then
   (cd "$work/src" && CGO_ENABLED=0 go build -trimpath \
     -ldflags "-X go.szostok.io/version.version=$HELMFILE_VERSION" -o "$bin/helmfile" .)
 fi
-"$bin/helm" version --short >&2
-"$bin/helmfile" version -o short >&2 2>/dev/null || "$bin/helmfile" --version >&2
+echo "tools: $("$bin/helm" version --short), $("$bin/helmfile" --version)" >&2
