@@ -42,7 +42,7 @@ var _ kio.Writer = FilesWriter{}
 func (w FilesWriter) Write(nodes []*yaml.RNode) error {
 	paths := make([]string, len(nodes))
 	for i, n := range nodes {
-		p := n.GetAnnotations()[kioutil.PathAnnotation]
+		p := annotation(n, kioutil.PathAnnotation)
 		if p == "" {
 			return fmt.Errorf("%s: no path set", sourceOf(n))
 		}
@@ -55,9 +55,9 @@ func (w FilesWriter) Write(nodes []*yaml.RNode) error {
 	encoded := make([][]byte, len(nodes))
 	err := forEach(len(nodes), func(i int) error {
 		n := nodes[i]
-		src := sourceOf(n) // before clearAnnotations removes it
-		if err := clearAnnotations(n, writerClears); err != nil {
-			return fmt.Errorf("%s: %w", src, err)
+		src, err := clearAnnotations(n, writerClears)
+		if err != nil {
+			return fmt.Errorf("%s: %w", paths[i], err)
 		}
 		var buf bytes.Buffer
 		enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: yaml.CompactSequenceStyle})
@@ -87,29 +87,35 @@ var writerClears = map[string]bool{
 }
 
 // clearAnnotations removes the annotations named in clear in one pass, and the annotations
-// field itself when that leaves it empty.
-func clearAnnotations(n *yaml.RNode, clear map[string]bool) error {
+// field itself when that leaves it empty. It returns where the resource came from (for
+// errors), as the source annotation it removes said.
+func clearAnnotations(n *yaml.RNode, clear map[string]bool) (string, error) {
+	src := n.GetKind() + " " + n.GetName()
 	md := n.Field(yaml.MetadataField)
 	if md == nil {
-		return nil
+		return src, nil
 	}
 	anns := md.Value.Field(yaml.AnnotationsField)
 	if anns == nil || anns.Value.YNode().Kind != yaml.MappingNode {
-		return nil
+		return src, nil
 	}
 	content := anns.Value.YNode().Content
 	kept := content[:0]
 	for i := 0; i+1 < len(content); i += 2 {
-		if !clear[content[i].Value] {
+		switch key := content[i].Value; {
+		case key == annotationSource:
+			src = content[i+1].Value
+		case clear[key]:
+		default:
 			kept = append(kept, content[i], content[i+1])
 		}
 	}
 	anns.Value.YNode().Content = kept
 	if len(kept) == 0 {
 		_, err := md.Value.Pipe(yaml.Clear(yaml.AnnotationsField))
-		return err
+		return src, err
 	}
-	return nil
+	return src, nil
 }
 
 // WriteStats counts what a write did to config-root.

@@ -89,14 +89,18 @@ func (l Layout) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		}
 	}
 
-	all := make([]placed, 0, len(kept)+8)
+	all := make([]placed, len(kept), len(kept)+8)
+	err := forEach(len(kept), func(i int) error {
+		var err error
+		all[i], err = place(kept[i], annotations[i], scopes)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	used := map[string]bool{}
 	declared := map[string]bool{}
-	for i, n := range kept {
-		p, err := place(n, annotations[i], scopes)
-		if err != nil {
-			return nil, err
-		}
+	for i, p := range all {
 		switch {
 		case p.dir == DirClusterNS:
 			declared[p.name] = true
@@ -104,7 +108,6 @@ func (l Layout) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 			used[p.namespace] = true
 		}
 		used[annotations[i][annotationNamespace]] = true
-		all = append(all, p)
 	}
 	for ns := range used {
 		if declared[ns] || systemNamespaces[ns] {
@@ -235,7 +238,7 @@ func fileName(name string) string {
 
 // sourceOf names where a resource came from, for errors.
 func sourceOf(n *yaml.RNode) string {
-	if s := n.GetAnnotations()[annotationSource]; s != "" {
+	if s := annotation(n, annotationSource); s != "" {
 		return s
 	}
 	return fmt.Sprintf("%s %s", n.GetKind(), n.GetName())

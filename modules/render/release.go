@@ -1,6 +1,10 @@
 package render
 
-import "strings"
+import (
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
 
 // Annotations configroot reads and writes on resources.
 const (
@@ -46,3 +50,23 @@ func (r Release) Folder() string {
 
 // String returns "<namespace>/<name>".
 func (r Release) String() string { return r.Namespace + "/" + r.Name }
+
+// annotation returns the value of one annotation of n, or "", reading the YAML mapping
+// directly: RNode.GetAnnotations builds a map of all of them, which shows on large renders.
+func annotation(n *yaml.RNode, key string) string {
+	md := n.Field(yaml.MetadataField)
+	if md == nil {
+		return ""
+	}
+	anns := md.Value.Field(yaml.AnnotationsField)
+	if anns == nil {
+		return ""
+	}
+	content := anns.Value.YNode().Content
+	for i := 0; i+1 < len(content); i += 2 {
+		if content[i].Value == key {
+			return content[i+1].Value
+		}
+	}
+	return ""
+}
