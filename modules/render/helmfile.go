@@ -78,8 +78,8 @@ func TemplateArgs(o TemplateOptions, outDir string) []string {
 // Runner runs a program in a working folder. ExecRunner runs it on this machine; the Dagger
 // module runs the same argument list in a container.
 type Runner interface {
-	// Run runs name with args in dir, streaming its output to stdout and stderr. A non-zero
-	// exit is an *ExecError.
+	// Run runs name with args in dir, streaming its output to stdout and stderr (nil:
+	// discarded). A non-zero exit is an *ExecError.
 	Run(ctx context.Context, dir, name string, args []string, stdout, stderr io.Writer) error
 }
 
@@ -90,6 +90,12 @@ var _ Runner = ExecRunner{}
 
 // Run implements Runner. The returned *ExecError holds the tail of stderr.
 func (ExecRunner) Run(ctx context.Context, dir, name string, args []string, stdout, stderr io.Writer) error {
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	var tail tailBuffer
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
