@@ -58,17 +58,30 @@ type Result struct {
 	Partial bool
 }
 
-// Render renders the cluster repo into config-root: helmfile template (or the Rendered
-// tree), the repo's kustomize folders, Layout, the extra Filters, then an atomic write. On
-// any error config-root is left exactly as it was.
-//
-// With selectors only the selected releases are rendered, so only their folders are
-// replaced; everything else in config-root is kept.
-func Render(ctx context.Context, o Options) (Result, error) {
+// Collected is a render held in memory: every resource read from helmfile's output and the
+// kustomize folders, before Layout. Secret values are in it; it is never written as is.
+type Collected struct {
+	// Nodes are the resources, annotated with their origin.
+	Nodes []*yaml.RNode
+	// Releases are the releases and kustomize folders read, with their resource counts.
+	Releases []Release
+	// Config is the repo's configroot.yaml.
+	Config Config
+	// Partial is true when selectors limited the render.
+	Partial bool
+}
+
+// Layout returns the Layout filter configured for the repo.
+func (c Collected) Layout() Layout { return Layout{ClusterScopedKinds: c.Config.ClusterScopedKinds} }
+
+// Collect runs the first half of Render: helmfile template (or the Rendered tree) and the
+// repo's kustomize folders, read into memory. Populate uses it to see the values charts
+// render without writing them anywhere.
+func Collect(ctx context.Context, o Options) (Collected, error) {
 	o = o.withDefaults()
 	cfg, err := LoadConfig(o.Source)
 	if err != nil {
-		return Result{}, err
+		return Collected{}, err
 	}
 	tmpl := o.Template
 	if tmpl.File == "" {
@@ -82,7 +95,7 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	if rendered == "" {
 		tmp, err := os.MkdirTemp("", "configroot-render-")
 		if err != nil {
-			return Result{}, fmt.Errorf("render: %w", err)
+			return Collected{}, fmt.Errorf("render: %w", err)
 		}
 		defer os.RemoveAll(tmp)
 		err = o.Runner.Run(ctx, o.Source, o.Helmfile, TemplateArgs(tmpl, tmp), o.Log, o.Log)
@@ -90,47 +103,60 @@ func Render(ctx context.Context, o Options) (Result, error) {
 			file := filepath.Join(o.Source, fileOr(tmpl.File))
 			var exit *ExecError
 			if errors.As(err, &exit) {
-				return Result{}, newTemplateError(file, exit)
+				return Collected{}, newTemplateError(file, exit)
 			}
-			return Result{}, fmt.Errorf("helmfile template %s: %w", file, err)
+			return Collected{}, fmt.Errorf("helmfile template %s: %w", file, err)
 		}
 		rendered = tmp
 	}
 	nodes, releases, err := ReadRendered(os.DirFS(rendered))
 	if err != nil {
-		return Result{}, err
+		return Collected{}, err
 	}
-	partial := len(tmpl.Selectors) > 0
-	if !partial {
+	c := Collected{Nodes: nodes, Releases: releases, Config: cfg, Partial: len(tmpl.Selectors) > 0}
+	if !c.Partial {
 		for _, k := range cfg.Kustomize {
 			r := k.Release()
 			read, err := ReadKustomization(filepath.Join(o.Source, filepath.FromSlash(k.Path)), r)
 			if err != nil {
-				return Result{}, err
+				return Collected{}, err
 			}
 			r.Resources = len(read)
-			nodes = append(nodes, read...)
-			releases = append(releases, r)
+			c.Nodes = append(c.Nodes, read...)
+			c.Releases = append(c.Releases, r)
 		}
 	}
-	for _, r := range releases {
+	for _, r := range c.Releases {
 		kind := "release"
 		if r.Chart == "" {
 			kind = "kustomize"
 		}
 		fmt.Fprintf(o.Progress, "%-9s %-40s %4d resources\n", kind, r.String(), r.Resources)
 	}
-	if len(nodes) == 0 && !o.AllowEmpty {
-		return Result{}, ErrEmpty
+	if len(c.Nodes) == 0 && !o.AllowEmpty {
+		return Collected{}, ErrEmpty
 	}
+	return c, nil
+}
 
-	files, err := LayoutFiles(nodes, append([]kio.Filter{Layout{ClusterScopedKinds: cfg.ClusterScopedKinds}}, o.Filters...)...)
+// Render renders the cluster repo into config-root: Collect, then Layout, the extra
+// Filters, and an atomic write. On any error config-root is left exactly as it was.
+//
+// With selectors only the selected releases are rendered, so only their folders are
+// replaced; everything else in config-root is kept.
+func Render(ctx context.Context, o Options) (Result, error) {
+	o = o.withDefaults()
+	c, err := Collect(ctx, o)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Output: o.Output, Releases: releases, Resources: len(files), Partial: partial}
-	if partial {
-		if files, err = mergePartial(o.Output, files, releases); err != nil {
+	files, err := LayoutFiles(c.Nodes, append([]kio.Filter{c.Layout()}, o.Filters...)...)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
+	if c.Partial {
+		if files, err = mergePartial(o.Output, files, c.Releases); err != nil {
 			return Result{}, err
 		}
 	}
