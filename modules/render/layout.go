@@ -44,8 +44,8 @@ var systemNamespaces = map[string]bool{
 // Layout is a kio.Filter that places every resource in config-root: it drops helm test
 // hooks, sets kioutil.PathAnnotation on each resource by the config-root conventions, forces
 // the release namespace on namespaced resources that have none, removes it from
-// cluster-scoped ones, adds a Namespace object for every namespace used and returns the
-// resources sorted by path.
+// cluster-scoped ones, adds a Namespace object for every namespace holding namespaced
+// resources (but the system ones) and returns the resources sorted by path.
 //
 // Each input resource must carry its origin (namespace, folder, source), as set by
 // ReadRendered or ReadKustomization. Two different resources that would get the same file
@@ -100,14 +100,13 @@ func (l Layout) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	used := map[string]bool{}
 	declared := map[string]bool{}
-	for i, p := range all {
+	for _, p := range all {
 		switch {
 		case p.dir == DirClusterNS:
 			declared[p.name] = true
 		case strings.HasPrefix(p.dir, DirNamespaces+"/"):
 			used[p.namespace] = true
 		}
-		used[annotations[i][annotationNamespace]] = true
 	}
 	for ns := range used {
 		if declared[ns] || systemNamespaces[ns] {

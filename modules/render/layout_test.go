@@ -81,8 +81,8 @@ kind: ValidatingWebhookConfiguration
 metadata: {name: op}
 `,
 			},
+			// No namespaced resource: no Namespace object.
 			want: []string{
-				"cluster/namespaces/sys.yaml",
 				"cluster/resources/sys/op/op-valwebhookcfg.yaml",
 				"cluster/resources/sys/op/system-op-crb.yaml",
 				"cluster/resources/sys/op/team-a-tenant.yaml",
@@ -139,7 +139,7 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: "system:reader"}
 `},
-			want: []string{"cluster/namespaces/a.yaml", "cluster/resources/a/r/system-reader-clusterrole-6c1221a4.yaml", "cluster/resources/a/r/system-reader-clusterrole.yaml"},
+			want: []string{"cluster/resources/a/r/system-reader-clusterrole-6c1221a4.yaml", "cluster/resources/a/r/system-reader-clusterrole.yaml"},
 		},
 	}
 	for _, tc := range cases {

@@ -39,7 +39,8 @@ type Options struct {
 	Log io.Writer
 	// AllowEmpty lets a render with no resources empty config-root.
 	AllowEmpty bool
-	// Filters run after Layout and before the files are encoded (the secrets conversion).
+	// Filters run on the resources read, before Layout places them: the secrets
+	// conversion and the leak guard.
 	Filters []kio.Filter
 }
 
@@ -150,7 +151,7 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	files, err := LayoutFiles(c.Nodes, append([]kio.Filter{c.Layout()}, o.Filters...)...)
+	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], c.Layout())...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -233,7 +234,7 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// LayoutFiles runs filters (Layout first, then any others) over nodes and encodes the
+// LayoutFiles runs filters (Layout among them) over nodes, in order, and encodes the
 // result into files, without touching the disk. It chains the filters directly rather than
 // through kio.Pipeline, whose legacy-annotation reconciliation would drop the paths Layout
 // sets on resources that had none when read.

@@ -42,6 +42,13 @@ var clusterScopedKinds = map[string]bool{
 	"storage.k8s.io/StorageClass":                                   true,
 	"storage.k8s.io/VolumeAttachment":                               true,
 	"storage.k8s.io/VolumeAttributesClass":                          true,
+	// Well-known CRD kinds that configroot itself emits or that cluster repos use without
+	// carrying their CRDs: External Secrets and cert-manager.
+	"cert-manager.io/ClusterIssuer":                   true,
+	"external-secrets.io/ClusterExternalSecret":       true,
+	"external-secrets.io/ClusterPushSecret":           true,
+	"external-secrets.io/ClusterSecretStore":          true,
+	"generators.external-secrets.io/ClusterGenerator": true,
 }
 
 // Scopes tells whether a kind is cluster-scoped, without a cluster: from the built-in table,
