@@ -126,9 +126,13 @@ func isYAML(p string) bool {
 // setAnnotations sets the annotations kv on n in one pass over metadata.annotations,
 // creating it when missing. Values are plain strings, quoted only where YAML needs it.
 func setAnnotations(n *yaml.RNode, kv [][2]string) error {
-	anns, err := n.Pipe(yaml.LookupCreate(yaml.MappingNode, yaml.MetadataField, yaml.AnnotationsField))
+	md, err := mappingField(n, yaml.MetadataField)
 	if err != nil {
-		return fmt.Errorf("set annotations: %w", err)
+		return err
+	}
+	anns, err := mappingField(md, yaml.AnnotationsField)
+	if err != nil {
+		return fmt.Errorf("metadata.%w", err)
 	}
 	content := anns.YNode().Content
 next:
@@ -145,4 +149,21 @@ next:
 	}
 	anns.YNode().Content = content
 	return nil
+}
+
+// mappingField returns the mapping under key in n, creating it when missing or null; any
+// other value is an error.
+func mappingField(n *yaml.RNode, key string) (*yaml.RNode, error) {
+	f := n.Field(key)
+	if f == nil || yaml.IsMissingOrNull(f.Value) {
+		m := yaml.NewMapRNode(nil)
+		if err := n.PipeE(yaml.SetField(key, m)); err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		return m, nil
+	}
+	if f.Value.YNode().Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s is a YAML %s, not a mapping", key, f.Value.YNode().ShortTag())
+	}
+	return f.Value, nil
 }
