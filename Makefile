@@ -32,7 +32,7 @@ test: tools ## run every test (unit and integration, real helm and helmfile) wit
 
 .PHONY: golden
 golden: tools ## rewrite the golden files from the current code (review the diff!)
-	go test -count=1 ./modules/render -run 'TestExample' -update
+	go test -count=1 ./cmd/configroot -run 'TestExampleGolden' -update
 
 .PHONY: bench
 bench: ## run the benchmarks (6 runs each, for benchstat)

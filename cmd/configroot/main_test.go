@@ -83,7 +83,8 @@ func TestRenderCommand(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	wantLines := []string{"release   apps/webapp ", "release   apps/webapp-admin ", "release   operators/tenants ", "release   platform/base ", "kustomize monitoring/monitoring-rules ",
-		"rendered 4 releases and 1 kustomize folders into " + filepath.Join(repo, "config-root") + ": 32 files; 32 written (32 new, 0 changed), 0 unchanged, 0 removed"}
+		"rendered 4 releases and 1 kustomize folders into " + filepath.Join(repo, "config-root") + ": 33 files; 33 written (33 new, 0 changed), 0 unchanged, 0 removed",
+		"secrets: 2 converted into ExternalSecrets (stores: vault), 1 empty kept as Secrets"}
 	if len(lines) != len(wantLines) {
 		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(wantLines), stderr)
 	}
@@ -94,7 +95,7 @@ func TestRenderCommand(t *testing.T) {
 	}
 
 	_, stderr, code = runCLI(t, bin, "render", "--source", repo)
-	if code != 0 || !strings.Contains(stderr, "0 written (0 new, 0 changed), 32 unchanged, 0 removed") {
+	if code != 0 || !strings.Contains(stderr, "0 written (0 new, 0 changed), 33 unchanged, 0 removed") {
 		t.Errorf("second run: exit %d:\n%s", code, stderr)
 	}
 
@@ -119,6 +120,28 @@ func TestRenderCommand(t *testing.T) {
 	_, stderr, code = runCLI(t, bin, "render", "--no-such-flag")
 	if code == 0 || !strings.Contains(stderr, "unknown flag: --no-such-flag") {
 		t.Errorf("unknown flag: exit %d:\n%s", code, stderr)
+	}
+}
+
+// TestExampleGolden renders examples/cluster as `make render` does (real helmfile and helm,
+// secrets converted) and compares the result byte for byte with the committed
+// examples/cluster/config-root. No secret value of the example may be in it.
+func TestExampleGolden(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(t), "examples", "cluster"))
+	if err := os.RemoveAll(filepath.Join(repo, "config-root")); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"render", "--source", repo}, &out, &out); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out.String())
+	}
+	got := filepath.Join(repo, "config-root")
+	testutil.CompareGolden(t, filepath.Join(testutil.RepoRoot(t), "examples", "cluster", "config-root"), got, "make golden")
+	for p, data := range testutil.ReadTree(t, got) {
+		if bytes.Contains(data, []byte("replace-me-from-the-secret-store")) {
+			t.Errorf("%s holds the example's secret value", p)
+		}
 	}
 }
 

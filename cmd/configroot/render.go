@@ -6,13 +6,18 @@ import (
 	"strings"
 
 	"github.com/configroot/configroot/modules/render"
+	"github.com/configroot/configroot/modules/secrets"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 )
 
 func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		o       render.Options
-		verbose bool
+		o          render.Options
+		verbose    bool
+		format     string
+		mapping    string
+		withStores bool
 	)
 	cmd := &cobra.Command{
 		Use:   "render [flags] [-- HELMFILE_TEMPLATE_ARGS...]",
@@ -21,6 +26,12 @@ func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
 tree with --rendered), renders the kustomize folders listed in configroot.yaml, and
 replaces config-root/ with one file per resource. Files of resources that are gone are
 removed; unchanged files are not touched.
+
+Every Secret with data becomes an ExternalSecret that points at the secret store the
+SecretMapping names (.jx/secret/mapping/secret-mappings.yaml, the Jenkins X format); no
+value reaches config-root. A Secret with no data stays a Secret, as does one annotated
+secret.jenkins-x.io/convert-exclude: "true" (listed in the summary). The render fails if any
+other Secret with data would be written.
 
 With --selector only the selected releases are rendered, and only their folders in
 config-root/ are replaced.
@@ -37,7 +48,7 @@ configroot.yaml, at the root of the repo, may set:
   clusterScopedKinds:              # kinds whose CRD is not part of this render
     - example.com/Tenant
 
-One line per release goes to stderr, then a summary.`,
+One line per release goes to stderr, then a summary and a line about Secrets.`,
 		Example: `  # render the repo in the current folder into ./config-root
   configroot render
 
@@ -52,11 +63,31 @@ One line per release goes to stderr, then a summary.`,
 			if verbose {
 				o.Log = stderr
 			}
+			warn := func(s string) { fmt.Fprintf(stderr, "configroot: warning: %s\n", s) }
+			source := o.Source
+			if source == "" {
+				source = "."
+			}
+			m, err := secrets.LoadMapping(source, mapping, warn)
+			if err != nil {
+				return err
+			}
+
+			var report secrets.Report
+			var optedOut []string
+			o.Filters = []kio.Filter{
+				secrets.Converter{Mapping: m, Format: secrets.Format(format), NoStores: !withStores, Report: &report},
+				secrets.Guard{AllowedOut: &optedOut},
+			}
 			res, err := render.Render(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
+			for _, w := range report.Warnings {
+				warn(w)
+			}
 			fmt.Fprintln(stderr, summary(res))
+			fmt.Fprintln(stderr, secretsSummary(report, optedOut))
 			return nil
 		},
 	}
@@ -71,9 +102,27 @@ One line per release goes to stderr, then a summary.`,
 	f.StringVar(&o.Rendered, "rendered", "", "lay out this already rendered tree (<namespace>/<release>/<chart>/...) instead of running helmfile")
 	f.StringVar(&o.Helmfile, "helmfile", "helmfile", "the helmfile program to run")
 	f.StringVar(&o.Template.HelmBinary, "helm", "", "the helm program helmfile runs (default: helm from PATH)")
+	f.StringVar(&format, "secrets-format", string(secrets.FormatESO), "the ExternalSecrets every Secret becomes: eso (external-secrets.io/v1) or legacy (kubernetes-client.io/v1, kubernetes-external-secrets)")
+	f.StringVar(&mapping, "secret-mapping", "", "the Jenkins X SecretMapping that says which store and remote key each Secret maps to (default <source>/"+secrets.MappingFile+"; without it, everything maps to Vault)")
+	f.BoolVar(&withStores, "secret-stores", true, "write a ClusterSecretStore for each store used, from the mapping's defaults (eso format)")
 	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow a render with no resources to empty config-root")
 	f.BoolVarP(&verbose, "verbose", "v", false, "stream helmfile's own output to stderr")
 	return cmd
+}
+
+// secretsSummary is the line about Secrets: how many became ExternalSecrets, in which
+// stores, and which Secrets were kept.
+func secretsSummary(r secrets.Report, optedOut []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "secrets: %d converted into ExternalSecrets", len(r.Converted))
+	if len(r.Stores) > 0 {
+		fmt.Fprintf(&b, " (stores: %s)", strings.Join(r.Stores, ", "))
+	}
+	fmt.Fprintf(&b, ", %d empty kept as Secrets", len(r.Empty))
+	if len(optedOut) > 0 {
+		fmt.Fprintf(&b, ", %d with data kept on purpose (%s): %s", len(optedOut), secrets.AnnotationExclude, strings.Join(optedOut, ", "))
+	}
+	return b.String()
 }
 
 // summary is the closing line of a render.

@@ -70,3 +70,42 @@ func annotation(n *yaml.RNode, key string) string {
 	}
 	return ""
 }
+
+// SetOrigin marks a resource made outside the readers (a ClusterSecretStore, an
+// ExternalSecret) as coming from release r, so that Layout places it like the release's own.
+// source names it in errors.
+func SetOrigin(n *yaml.RNode, r Release, source string) error {
+	return setAnnotations(n, [][2]string{{annotationNamespace, r.Namespace}, {annotationFolder, r.Folder()}, {annotationSource, source}})
+}
+
+// CopyOrigin copies the origin of from (and its helm release annotations) to to.
+func CopyOrigin(from, to *yaml.RNode) error {
+	var kv [][2]string
+	for _, k := range []string{annotationNamespace, annotationFolder, annotationSource, AnnotationReleaseName, AnnotationReleaseNamespace} {
+		if v := annotation(from, k); v != "" {
+			kv = append(kv, [2]string{k, v})
+		}
+	}
+	return setAnnotations(to, kv)
+}
+
+// Namespace returns the namespace a resource will live in: its own, else its release's.
+func Namespace(n *yaml.RNode) string {
+	if ns := n.GetNamespace(); ns != "" {
+		return ns
+	}
+	return annotation(n, annotationNamespace)
+}
+
+// Source names where a resource came from, for errors: "release <ns>/<name>: <file>".
+func Source(n *yaml.RNode) string { return sourceOf(n) }
+
+// IsOriginAnnotation reports whether an annotation is configroot's or helm's release
+// bookkeeping rather than the resource's own.
+func IsOriginAnnotation(key string) bool {
+	switch key {
+	case annotationNamespace, annotationFolder, annotationSource, AnnotationReleaseName, AnnotationReleaseNamespace:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,496 @@
+package secrets
+
+import (
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/configroot/configroot/modules/render"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Format is the API of the ExternalSecrets configroot writes.
+type Format string
+
+// The formats.
+const (
+	// FormatESO is External Secrets Operator's external-secrets.io/v1 (the default).
+	FormatESO Format = "eso"
+	// FormatLegacy is kubernetes-external-secrets' kubernetes-client.io/v1, for clusters that
+	// still run it.
+	FormatLegacy Format = "legacy"
+)
+
+// AnnotationExclude opts one Secret out of conversion, as in Jenkins X. The Secret reaches
+// config-root as it is; the render lists it.
+const AnnotationExclude = "secret.jenkins-x.io/convert-exclude"
+
+// Converter is a kio.Filter that replaces every Secret holding data with an ExternalSecret
+// whose entries point at the secret store its mapping names, and adds a ClusterSecretStore
+// for each store used (ESO format, unless NoStores). The ExternalSecret carries no value:
+// keys listed as unsecured go, in plain text, into its template.
+//
+// A Secret with no data (or only empty values) stays a Secret: nothing can leak, and an
+// ExternalSecret would fight the controller that fills it at run time. A Secret annotated
+// secret.jenkins-x.io/convert-exclude: "true" stays a Secret too.
+type Converter struct {
+	// Mapping says which store and which remote key each Secret maps to (default:
+	// DefaultMapping, everything in Vault).
+	Mapping *Mapping
+	// Format is the ExternalSecret API (default FormatESO).
+	Format Format
+	// RefreshInterval is ESO's spec.refreshInterval (default "1h").
+	RefreshInterval string
+	// NoStores turns off the ClusterSecretStore manifests.
+	NoStores bool
+	// Report, when set, receives what the conversion did.
+	Report *Report
+}
+
+var _ kio.Filter = Converter{}
+
+// Report says what a conversion did, for the render's summary. It names resources, never
+// values.
+type Report struct {
+	// Converted lists the Secrets turned into ExternalSecrets, as namespace/name.
+	Converted []string
+	// Empty lists the Secrets kept because they hold no data.
+	Empty []string
+	// OptedOut lists the Secrets kept because of AnnotationExclude.
+	OptedOut []string
+	// Stores lists the ClusterSecretStores used.
+	Stores []string
+	// Warnings are things the user should know: unused mapping rules, deprecated backends.
+	Warnings []string
+}
+
+// Filter implements kio.Filter.
+func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+	if c.Mapping == nil {
+		c.Mapping = DefaultMapping()
+	}
+	if c.Format == "" {
+		c.Format = FormatESO
+	}
+	if c.Format != FormatESO && c.Format != FormatLegacy {
+		return nil, fmt.Errorf("secrets format %q: want %s or %s", c.Format, FormatESO, FormatLegacy)
+	}
+	if c.RefreshInterval == "" {
+		c.RefreshInterval = "1h"
+	}
+	report := c.Report
+	if report == nil {
+		report = &Report{}
+	}
+	stores := map[string]store{}
+	usedRules := map[*SecretRule]bool{}
+	out := make([]*yaml.RNode, 0, len(nodes))
+	for _, n := range nodes {
+		if !isSecret(n) {
+			out = append(out, n)
+			continue
+		}
+		id := render.Namespace(n) + "/" + n.GetName()
+		rule := c.Mapping.Rule(render.Namespace(n), n.GetName())
+		if rule != nil {
+			usedRules[rule] = true
+		}
+		entries, err := secretEntries(n)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case isOptedOut(n):
+			report.OptedOut = append(report.OptedOut, id)
+			out = append(out, n)
+			continue
+		case !hasData(entries):
+			report.Empty = append(report.Empty, id)
+			out = append(out, n)
+			continue
+		}
+		backend, settings := c.Mapping.effective(rule)
+		st, err := newStore(backend, settings, c.Mapping)
+		if err != nil {
+			return nil, fmt.Errorf("%s: Secret %s: %w", render.Source(n), id, err)
+		}
+		stores[st.name] = st
+		var es *yaml.RNode
+		if c.Format == FormatESO {
+			es, err = c.eso(n, entries, rule, st)
+		} else {
+			es, err = c.legacy(n, entries, rule, st)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: Secret %s: %w", render.Source(n), id, err)
+		}
+		report.Converted = append(report.Converted, id)
+		out = append(out, es)
+	}
+
+	for i := range c.Mapping.Secrets {
+		if r := &c.Mapping.Secrets[i]; !usedRules[r] {
+			report.Warnings = append(report.Warnings, fmt.Sprintf("%s:%d: the mapping names Secret %s, which this render does not produce",
+				c.Mapping.File, r.line, strings.TrimPrefix(r.Namespace+"/"+r.Name, "/")))
+		}
+	}
+	names := make([]string, 0, len(stores))
+	for name := range stores {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		st := stores[name]
+		report.Stores = append(report.Stores, name)
+		if st.backend == Alibaba {
+			report.Warnings = append(report.Warnings, "External Secrets Operator 2.0 removed the Alibaba provider: "+name+" works only with ESO 1.x (or the legacy format)")
+		}
+		if c.Format != FormatESO || c.NoStores {
+			continue
+		}
+		node, err := st.manifest()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, node)
+	}
+	return out, nil
+}
+
+func isSecret(n *yaml.RNode) bool { return n.GetKind() == "Secret" && n.GetApiVersion() == "v1" }
+
+func isOptedOut(n *yaml.RNode) bool {
+	v := strings.ToLower(strings.TrimSpace(n.GetAnnotations()[AnnotationExclude]))
+	return v == "true" || v == "yes" || v == "1"
+}
+
+// entry is one data key of a Secret. Its value is kept only for unsecured keys; for the
+// others only whether it is empty.
+type entry struct {
+	key   string
+	empty bool
+	value []byte
+}
+
+// secretEntries reads the keys of data (base64) and stringData (plain; it wins, as in the
+// API server). Values never leave this package but as unsecured template data.
+func secretEntries(n *yaml.RNode) ([]entry, error) {
+	byKey := map[string]entry{}
+	for _, f := range []string{"data", "stringData"} {
+		field := n.Field(f)
+		if field == nil || yaml.IsMissingOrNull(field.Value) {
+			continue
+		}
+		if field.Value.YNode().Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%s: Secret %s/%s: %s is not a mapping", render.Source(n), render.Namespace(n), n.GetName(), f)
+		}
+		content := field.Value.YNode().Content
+		for i := 0; i+1 < len(content); i += 2 {
+			key, raw := content[i].Value, content[i+1].Value
+			value := []byte(raw)
+			if f == "data" {
+				decoded, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(raw), ""))
+				if err != nil {
+					return nil, fmt.Errorf("%s: Secret %s/%s: data.%s is not valid base64", render.Source(n), render.Namespace(n), n.GetName(), key)
+				}
+				value = decoded
+			}
+			e := entry{key: key, empty: len(value) == 0, value: value}
+			if prev, ok := byKey[key]; ok {
+				// stringData wins in the API server, but the data value is in the file all
+				// the same: the key is empty only if both are.
+				e.empty = e.empty && prev.empty
+			}
+			byKey[key] = e
+		}
+	}
+	entries := make([]entry, 0, len(byKey))
+	for _, e := range byKey {
+		entries = append(entries, e)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+	return entries, nil
+}
+
+func hasData(entries []entry) bool {
+	for _, e := range entries {
+		if !e.empty {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteRef is where one data key lives in the store.
+type remoteRef struct {
+	Key      string `yaml:"key"`
+	Property string `yaml:"property,omitempty"`
+	Version  string `yaml:"version,omitempty"`
+}
+
+// remote returns the default remote reference of a data key, with the mapping's overrides.
+func remote(n *yaml.RNode, key string, rule *SecretRule, st store) remoteRef {
+	name := n.GetName()
+	ref := remoteRef{Property: key}
+	switch st.backend {
+	case Vault:
+		ref.Key = "secret/data/" + strings.ReplaceAll(name, "-", "/")
+	case GCP:
+		ref.Key = name
+		if p := st.settings.GcpSecretsManager.UniquePrefix; p != "" {
+			ref.Key = p + "-" + name
+		}
+		ref.Key = strings.ToLower(ref.Key)
+		ref.Version = "latest"
+		if v := st.settings.GcpSecretsManager.Version; v != "" {
+			ref.Version = v
+		}
+	case AWS:
+		ref.Key = name
+		ref.Version = st.settings.SecretsManager.VersionStage
+	case Azure:
+		// Key Vault secret names allow letters, digits and dashes only.
+		ref.Key = strings.ReplaceAll(name, ".", "-")
+	default:
+		ref.Key = name
+	}
+	if k := rule.Key(key); k != nil {
+		if k.Key != "" {
+			ref.Key = k.Key
+		}
+		if k.Property != "" {
+			ref.Property = k.Property
+		}
+		if k.VersionStage != "" {
+			ref.Version = k.VersionStage
+		}
+	}
+	return ref
+}
+
+// meta is the metadata configroot writes on generated resources.
+type meta struct {
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// labelsAndAnnotations is the metadata of a template: what the generated Secret carries.
+type labelsAndAnnotations struct {
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// templateMeta is the Secret's own labels and annotations, for the generated Secret.
+func templateMeta(n *yaml.RNode) *labelsAndAnnotations {
+	m := &labelsAndAnnotations{Labels: n.GetLabels(), Annotations: map[string]string{}}
+	for k, v := range n.GetAnnotations() {
+		if !render.IsOriginAnnotation(k) && k != AnnotationExclude {
+			m.Annotations[k] = v
+		}
+	}
+	if len(m.Labels) == 0 && len(m.Annotations) == 0 {
+		return nil
+	}
+	if len(m.Annotations) == 0 {
+		m.Annotations = nil
+	}
+	return m
+}
+
+// unsecured returns the plain template data: the unsecured keys' values.
+func unsecured(n *yaml.RNode, entries []entry, rule *SecretRule, escape func(string) string) (map[string]string, error) {
+	data := map[string]string{}
+	for _, e := range entries {
+		if !rule.IsUnsecured(e.key) {
+			continue
+		}
+		if !utf8.Valid(e.value) {
+			return nil, fmt.Errorf("unsecured key %s is binary: it cannot go into a template", e.key)
+		}
+		data[e.key] = escape(string(e.value))
+	}
+	if len(data) == 0 {
+		return nil, nil
+	}
+	return data, nil
+}
+
+type esoExternalSecret struct {
+	APIVersion string  `yaml:"apiVersion"`
+	Kind       string  `yaml:"kind"`
+	Metadata   meta    `yaml:"metadata"`
+	Spec       esoSpec `yaml:"spec"`
+}
+
+type esoSpec struct {
+	RefreshInterval string         `yaml:"refreshInterval"`
+	SecretStoreRef  esoStoreRef    `yaml:"secretStoreRef"`
+	Target          esoTarget      `yaml:"target"`
+	Data            []esoDataEntry `yaml:"data"`
+}
+
+type esoStoreRef struct {
+	Kind string `yaml:"kind"`
+	Name string `yaml:"name"`
+}
+
+type esoTarget struct {
+	Name           string       `yaml:"name"`
+	CreationPolicy string       `yaml:"creationPolicy"`
+	Template       *esoTemplate `yaml:"template,omitempty"`
+}
+
+type esoTemplate struct {
+	Type          string                `yaml:"type,omitempty"`
+	EngineVersion string                `yaml:"engineVersion"`
+	MergePolicy   string                `yaml:"mergePolicy"`
+	Metadata      *labelsAndAnnotations `yaml:"metadata,omitempty"`
+	Data          map[string]string     `yaml:"data,omitempty"`
+}
+
+type esoDataEntry struct {
+	SecretKey string    `yaml:"secretKey"`
+	RemoteRef remoteRef `yaml:"remoteRef"`
+}
+
+// escapeTemplate makes a literal value safe in an ESO v2 (Go) template.
+func escapeTemplate(s string) string { return strings.ReplaceAll(s, "{{", `{{ "{{" }}`) }
+
+func (c Converter) eso(n *yaml.RNode, entries []entry, rule *SecretRule, st store) (*yaml.RNode, error) {
+	es := esoExternalSecret{
+		APIVersion: "external-secrets.io/v1",
+		Kind:       "ExternalSecret",
+		Metadata:   meta{Name: n.GetName(), Namespace: n.GetNamespace(), Labels: n.GetLabels()},
+		Spec: esoSpec{
+			RefreshInterval: c.RefreshInterval,
+			SecretStoreRef:  esoStoreRef{Kind: "ClusterSecretStore", Name: st.name},
+			Target:          esoTarget{Name: n.GetName(), CreationPolicy: "Owner"},
+		},
+	}
+	plain, err := unsecured(n, entries, rule, escapeTemplate)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &esoTemplate{Type: secretType(n), EngineVersion: "v2", MergePolicy: "Merge", Metadata: templateMeta(n), Data: plain}
+	if tmpl.Type != "" || tmpl.Metadata != nil || tmpl.Data != nil {
+		es.Spec.Target.Template = tmpl
+	}
+	for _, e := range entries {
+		if rule.IsUnsecured(e.key) {
+			continue
+		}
+		es.Spec.Data = append(es.Spec.Data, esoDataEntry{SecretKey: e.key, RemoteRef: remote(n, e.key, rule, st)})
+	}
+	return toNode(n, es)
+}
+
+type legacyExternalSecret struct {
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   meta       `yaml:"metadata"`
+	Spec       legacySpec `yaml:"spec"`
+}
+
+type legacySpec struct {
+	BackendType     string          `yaml:"backendType"`
+	VaultMountPoint string          `yaml:"vaultMountPoint,omitempty"`
+	VaultRole       string          `yaml:"vaultRole,omitempty"`
+	ProjectID       string          `yaml:"projectId,omitempty"`
+	Region          string          `yaml:"region,omitempty"`
+	RoleArn         string          `yaml:"roleArn,omitempty"`
+	KeyVaultName    string          `yaml:"keyVaultName,omitempty"`
+	Data            []legacyData    `yaml:"data"`
+	Template        *legacyTemplate `yaml:"template,omitempty"`
+}
+
+type legacyData struct {
+	Name         string `yaml:"name"`
+	Key          string `yaml:"key"`
+	Property     string `yaml:"property,omitempty"`
+	Version      string `yaml:"version,omitempty"`
+	VersionStage string `yaml:"versionStage,omitempty"`
+}
+
+type legacyTemplate struct {
+	Metadata   *labelsAndAnnotations `yaml:"metadata,omitempty"`
+	Type       string                `yaml:"type,omitempty"`
+	StringData map[string]string     `yaml:"stringData,omitempty"`
+}
+
+func (c Converter) legacy(n *yaml.RNode, entries []entry, rule *SecretRule, st store) (*yaml.RNode, error) {
+	if st.backend == Local {
+		return nil, fmt.Errorf("the local backend needs the eso format: kubernetes-external-secrets has no in-cluster store")
+	}
+	s := st.settings
+	es := legacyExternalSecret{
+		APIVersion: "kubernetes-client.io/v1",
+		Kind:       "ExternalSecret",
+		Metadata:   meta{Name: n.GetName(), Namespace: n.GetNamespace(), Labels: n.GetLabels()},
+		Spec:       legacySpec{BackendType: string(st.backend)},
+	}
+	switch st.backend {
+	case Vault:
+		es.Spec.VaultMountPoint, es.Spec.VaultRole = s.Vault.MountPath, s.Vault.Role
+	case GCP:
+		es.Spec.ProjectID = s.GcpSecretsManager.ProjectID
+	case AWS:
+		es.Spec.Region, es.Spec.RoleArn = s.SecretsManager.Region, s.SecretsManager.RoleArn
+	case Azure:
+		es.Spec.KeyVaultName = s.AzureKeyVault.KeyVaultName
+	case Alibaba:
+		es.Spec.Region = s.AlicloudSecretsManager.Region
+	}
+	plain, err := unsecured(n, entries, rule, func(s string) string { return s })
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &legacyTemplate{Metadata: templateMeta(n), Type: secretType(n), StringData: plain}
+	if tmpl.Metadata != nil || tmpl.Type != "" || tmpl.StringData != nil {
+		es.Spec.Template = tmpl
+	}
+	for _, e := range entries {
+		if rule.IsUnsecured(e.key) {
+			continue
+		}
+		ref := remote(n, e.key, rule, st)
+		d := legacyData{Name: e.key, Key: ref.Key, Property: ref.Property}
+		if st.backend == AWS {
+			d.VersionStage = ref.Version
+		} else {
+			d.Version = ref.Version
+		}
+		es.Spec.Data = append(es.Spec.Data, d)
+	}
+	return toNode(n, es)
+}
+
+func secretType(n *yaml.RNode) string {
+	t, _ := n.GetString("type")
+	return t
+}
+
+// toNode encodes v as a resource that takes the place of the Secret from: same origin,
+// same head comment.
+func toNode(from *yaml.RNode, v any) (*yaml.RNode, error) {
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	n, err := yaml.Parse(string(data))
+	if err != nil {
+		return nil, err
+	}
+	n.YNode().HeadComment = from.YNode().HeadComment
+	if content := from.YNode().Content; n.YNode().HeadComment == "" && len(content) > 0 {
+		n.YNode().HeadComment = content[0].HeadComment // a file's first comment sits on the first key
+	}
+	if err := render.CopyOrigin(from, n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}

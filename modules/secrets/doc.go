@@ -1,0 +1,10 @@
+// Package secrets keeps secret values out of config-root: it sits between reading the render
+// and laying it out (source repo → render → [secrets] → layout → write).
+//
+// LoadMapping reads the Jenkins X SecretMapping file of the repo. Converter, a kio.Filter,
+// turns every Secret with data into an ExternalSecret pointing at the secret store the
+// mapping names (External Secrets Operator v1, or the legacy kubernetes-external-secrets
+// format), and adds the ClusterSecretStore manifests of the stores used. Guard, the last
+// filter, fails the render if a Secret with data would still reach config-root without the
+// opt-out annotation. No value is ever copied into an error or a log.
+package secrets
