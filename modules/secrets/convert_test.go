@@ -231,3 +231,82 @@ func TestLegacyLocalIsAnError(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestConvertWarnsAboutUnusedRules(t *testing.T) {
+	m, err := secrets.ParseMapping("m.yaml", []byte(`kind: SecretMapping
+spec:
+  secrets:
+    - name: grafana-admin
+      namespace: monitoring
+    - name: no-such-secret
+      namespace: apps
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, _, err := render.ReadRendered(os.DirFS(filepath.Join("testdata", "convert", "input")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report secrets.Report
+	if _, err := render.LayoutFiles(nodes, secrets.Converter{Mapping: m, Report: &report}, render.Layout{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "m.yaml:6: the mapping names Secret apps/no-such-secret, which this render does not produce"
+	if strings.Join(report.Warnings, "\n") != want {
+		t.Errorf("warnings %q, want %q", report.Warnings, want)
+	}
+}
+
+func TestConvertNeedsStoreSettings(t *testing.T) {
+	m, err := secrets.ParseMapping("m.yaml", []byte("kind: SecretMapping\nspec:\n  defaults:\n    backendType: gcpSecretsManager\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, _, err := render.ReadRendered(os.DirFS(filepath.Join("testdata", "convert", "input")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = render.LayoutFiles(nodes, secrets.Converter{Mapping: m}, render.Layout{})
+	if err == nil || !strings.Contains(err.Error(), "ClusterSecretStore gcp-secrets-manager: spec.defaults.gcpSecretsManager.projectId is required") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := render.LayoutFiles(nodes, secrets.Converter{Mapping: m, NoStores: true}, render.Layout{}); err != nil {
+		t.Fatalf("without stores: %v", err)
+	}
+}
+
+func TestStorePerSettings(t *testing.T) {
+	m, err := secrets.ParseMapping("m.yaml", []byte(`kind: SecretMapping
+spec:
+  defaults:
+    backendType: secretsManager
+    secretsManager: {region: us-east-1}
+  secrets:
+    - name: grafana-admin
+      secretsManager: {region: eu-west-1}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, _, err := render.ReadRendered(os.DirFS(filepath.Join("testdata", "convert", "input")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report secrets.Report
+	files, err := render.LayoutFiles(nodes, secrets.Converter{Mapping: m, Report: &report}, render.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Stores) != 2 || report.Stores[0] != "aws-secrets-manager" || !strings.HasPrefix(report.Stores[1], "aws-secrets-manager-") {
+		t.Fatalf("stores %v", report.Stores)
+	}
+	es := string(files["namespaces/monitoring/grafana/grafana-admin-externalsecret.yaml"])
+	if !strings.Contains(es, "name: "+report.Stores[1]) {
+		t.Errorf("grafana-admin does not use the eu-west-1 store:\n%s", es)
+	}
+	store := string(files["cluster/resources/external-secrets/secret-stores/"+report.Stores[1]+"-clustersecretstore.yaml"])
+	if !strings.Contains(store, "region: eu-west-1") {
+		t.Errorf("store:\n%s", store)
+	}
+}
