@@ -8,7 +8,6 @@ import (
 	"github.com/configroot/configroot/modules/render"
 	"github.com/configroot/configroot/modules/secrets"
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/kio"
 )
 
 func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -73,21 +72,17 @@ One line per release goes to stderr, then a summary and a line about Secrets.`,
 				return err
 			}
 
-			var report secrets.Report
-			var optedOut []string
-			o.Filters = []kio.Filter{
-				secrets.Converter{Mapping: m, Format: secrets.Format(format), NoStores: !withStores, Report: &report},
-				secrets.Guard{AllowedOut: &optedOut},
-			}
+			conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(format), NoStores: !withStores}}
+			o.Filters = conv.Filters()
 			res, err := render.Render(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
-			for _, w := range report.Warnings {
+			for _, w := range conv.Report.Warnings {
 				warn(w)
 			}
 			fmt.Fprintln(stderr, summary(res))
-			fmt.Fprintln(stderr, secretsSummary(report, optedOut))
+			fmt.Fprintln(stderr, conv.Summary())
 			return nil
 		},
 	}
@@ -108,21 +103,6 @@ One line per release goes to stderr, then a summary and a line about Secrets.`,
 	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow a render with no resources to empty config-root")
 	f.BoolVarP(&verbose, "verbose", "v", false, "stream helmfile's own output to stderr")
 	return cmd
-}
-
-// secretsSummary is the line about Secrets: how many became ExternalSecrets, in which
-// stores, and which Secrets were kept.
-func secretsSummary(r secrets.Report, optedOut []string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "secrets: %d converted into ExternalSecrets", len(r.Converted))
-	if len(r.Stores) > 0 {
-		fmt.Fprintf(&b, " (stores: %s)", strings.Join(r.Stores, ", "))
-	}
-	fmt.Fprintf(&b, ", %d empty kept as Secrets", len(r.Empty))
-	if len(optedOut) > 0 {
-		fmt.Fprintf(&b, ", %d with data kept on purpose (%s): %s", len(optedOut), secrets.AnnotationExclude, strings.Join(optedOut, ", "))
-	}
-	return b.String()
 }
 
 // summary is the closing line of a render.

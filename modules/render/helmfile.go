@@ -75,12 +75,25 @@ func TemplateArgs(o TemplateOptions, outDir string) []string {
 	return append(args, o.ExtraArgs...)
 }
 
-// Runner runs a program in a working folder. ExecRunner runs it on this machine; the Dagger
-// module runs the same argument list in a container.
+// Command is one program run: helmfile template, for configroot.
+type Command struct {
+	// Dir is the working folder: the cluster repo.
+	Dir string
+	// Name is the program.
+	Name string
+	// Args are its arguments.
+	Args []string
+	// Output is the folder the program writes its results to. A Runner that runs the program
+	// elsewhere (in a container) copies it back to the same path.
+	Output string
+}
+
+// Runner runs a Command. ExecRunner runs it on this machine; the Dagger module runs the
+// same Command in a container.
 type Runner interface {
-	// Run runs name with args in dir, streaming its output to stdout and stderr (nil:
-	// discarded). A non-zero exit is an *ExecError.
-	Run(ctx context.Context, dir, name string, args []string, stdout, stderr io.Writer) error
+	// Run runs c, streaming its output to stdout and stderr (nil: discarded). A non-zero
+	// exit is an *ExecError.
+	Run(ctx context.Context, c Command, stdout, stderr io.Writer) error
 }
 
 // ExecRunner runs programs with os/exec.
@@ -89,7 +102,7 @@ type ExecRunner struct{}
 var _ Runner = ExecRunner{}
 
 // Run implements Runner. The returned *ExecError holds the tail of stderr.
-func (ExecRunner) Run(ctx context.Context, dir, name string, args []string, stdout, stderr io.Writer) error {
+func (ExecRunner) Run(ctx context.Context, c Command, stdout, stderr io.Writer) error {
 	if stdout == nil {
 		stdout = io.Discard
 	}
@@ -97,14 +110,26 @@ func (ExecRunner) Run(ctx context.Context, dir, name string, args []string, stdo
 		stderr = io.Discard
 	}
 	var tail tailBuffer
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
+	cmd.Dir = c.Dir
 	cmd.Stdout = stdout
 	cmd.Stderr = io.MultiWriter(stderr, &tail)
 	if err := cmd.Run(); err != nil {
-		return &ExecError{Name: name, Args: args, Err: err, Stderr: tail.String()}
+		code := -1
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			code = exit.ExitCode()
+		}
+		return &ExecError{Name: c.Name, Args: c.Args, Code: code, Err: err, Stderr: tail.String()}
 	}
 	return nil
+}
+
+// TailStderr keeps the end of what a program writes to stderr, for an *ExecError.
+func TailStderr(s string) string {
+	var t tailBuffer
+	_, _ = t.Write([]byte(s))
+	return t.String()
 }
 
 // ExecError is a failed run of a program.
@@ -113,6 +138,8 @@ type ExecError struct {
 	Name string
 	// Args are its arguments.
 	Args []string
+	// Code is the exit status, or -1 when the program did not run or was killed.
+	Code int
 	// Err is the exit error (or the error starting it).
 	Err error
 	// Stderr is the end of what the program wrote to stderr.
@@ -129,13 +156,7 @@ func (e *ExecError) Error() string {
 }
 
 // ExitCode is the program's exit status, or -1 when it did not run or was killed.
-func (e *ExecError) ExitCode() int {
-	var exit *exec.ExitError
-	if errors.As(e.Err, &exit) {
-		return exit.ExitCode()
-	}
-	return -1
-}
+func (e *ExecError) ExitCode() int { return e.Code }
 
 // Unwrap returns the underlying error.
 func (e *ExecError) Unwrap() error { return e.Err }

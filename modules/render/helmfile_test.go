@@ -44,7 +44,7 @@ func TestExecErrorHidesSetValues(t *testing.T) {
 }
 
 func TestExecRunnerFailure(t *testing.T) {
-	err := ExecRunner{}.Run(t.Context(), t.TempDir(), "sh", []string{"-c", "echo doing; echo broken >&2; exit 7"}, nil, nil)
+	err := ExecRunner{}.Run(t.Context(), Command{Dir: t.TempDir(), Name: "sh", Args: []string{"-c", "echo doing; echo broken >&2; exit 7"}}, nil, nil)
 	var exit *ExecError
 	if !errors.As(err, &exit) || exit.ExitCode() != 7 || strings.TrimSpace(exit.Stderr) != "broken" {
 		t.Fatalf("error %#v", err)
@@ -53,7 +53,7 @@ func TestExecRunnerFailure(t *testing.T) {
 	if !errors.As(err, &execErr) {
 		t.Errorf("error does not unwrap to *exec.ExitError")
 	}
-	err = ExecRunner{}.Run(t.Context(), t.TempDir(), "/nonexistent/helmfile", nil, nil, nil)
+	err = ExecRunner{}.Run(t.Context(), Command{Dir: t.TempDir(), Name: "/nonexistent/helmfile"}, nil, nil)
 	if !errors.As(err, &exit) || exit.ExitCode() != -1 {
 		t.Fatalf("missing program: %v", err)
 	}

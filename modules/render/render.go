@@ -99,7 +99,8 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 			return Collected{}, fmt.Errorf("render: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		err = o.Runner.Run(ctx, o.Source, o.Helmfile, TemplateArgs(tmpl, tmp), o.Log, o.Log)
+		cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(tmpl, tmp), Output: tmp}
+		err = o.Runner.Run(ctx, cmd, o.Log, o.Log)
 		if err != nil && !noReleasesMatched(err) {
 			file := filepath.Join(o.Source, fileOr(tmpl.File))
 			var exit *ExecError
