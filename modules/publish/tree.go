@@ -1,0 +1,108 @@
+package publish
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/configroot/configroot/modules/render"
+)
+
+// ReadTree returns every regular file under dir by slash path relative to dir. A missing
+// dir is an error wrapping fs.ErrNotExist.
+func ReadTree(dir string) (render.Files, error) {
+	files := render.Files{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	return files, nil
+}
+
+// syncTree makes dir hold exactly files: it writes the files that are new or differ,
+// deletes the files that are not in files, and removes the folders that end up empty.
+// Unchanged files are not rewritten, so their modification times stay and git's
+// metadata-first status check skips them.
+func syncTree(dir string, files render.Files) error {
+	for p := range files {
+		if !fs.ValidPath(p) || p == "." {
+			return fmt.Errorf("invalid file path %q: want a slash-separated path inside the folder", p)
+		}
+	}
+	var dirs []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == dir {
+			return fs.SkipAll
+		}
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p == dir {
+				return nil
+			}
+			if _, isFile := files[filepath.ToSlash(rel)]; isFile {
+				if err := os.RemoveAll(p); err != nil {
+					return err
+				}
+				return fs.SkipDir
+			}
+			dirs = append(dirs, p)
+			return nil
+		}
+		if _, keep := files[filepath.ToSlash(rel)]; !keep || !d.Type().IsRegular() {
+			return os.Remove(p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	for p, data := range files {
+		f := filepath.Join(dir, filepath.FromSlash(p))
+		if old, err := os.ReadFile(f); err == nil && bytes.Equal(old, data) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			return fmt.Errorf("sync %s: %w", dir, err)
+		}
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			return fmt.Errorf("sync %s: %w", dir, err)
+		}
+	}
+	// Deepest first, so that a folder emptied by its children's removal goes too.
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	for _, d := range dirs {
+		if entries, err := os.ReadDir(d); err == nil && len(entries) == 0 {
+			if err := os.Remove(d); err != nil {
+				return fmt.Errorf("sync %s: %w", dir, err)
+			}
+		}
+	}
+	return nil
+}
