@@ -28,11 +28,11 @@ func initialRepo() map[string][]byte {
 	return map[string][]byte{
 		"README.md":     []byte("# cluster\n"),
 		"helmfile.yaml": []byte("releases: []\n"),
-		"config-root/cluster/namespaces/webapp.yaml":                    []byte("kind: Namespace\nname: webapp\n"),
-		"config-root/namespaces/webapp/webapp/webapp-deploy.yaml":       []byte("kind: Deployment\nreplicas: 1\n"),
-		"config-root/namespaces/webapp/webapp/webapp-svc.yaml":          []byte("kind: Service\n"),
-		"config-root/namespaces/team-a/tenant/tenant-cm.yaml":           []byte("kind: ConfigMap\n"),
-		"config-root/namespaces/team-a/tenant/tenant-sa.yaml":           []byte("kind: ServiceAccount\n"),
+		"config-root/cluster/namespaces/webapp.yaml":                     []byte("kind: Namespace\nname: webapp\n"),
+		"config-root/namespaces/webapp/webapp/webapp-deploy.yaml":        []byte("kind: Deployment\nreplicas: 1\n"),
+		"config-root/namespaces/webapp/webapp/webapp-svc.yaml":           []byte("kind: Service\n"),
+		"config-root/namespaces/team-a/tenant/tenant-cm.yaml":            []byte("kind: ConfigMap\n"),
+		"config-root/namespaces/team-a/tenant/tenant-sa.yaml":            []byte("kind: ServiceAccount\n"),
 		"config-root/cluster/resources/team-a/tenant/tenant-reader.yaml": []byte("kind: ClusterRole\n"),
 	}
 }
