@@ -7,6 +7,7 @@ import (
 
 	"github.com/configroot/configroot/modules/render"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -60,20 +61,30 @@ One line per release goes to stderr, then a summary.`,
 			return nil
 		},
 	}
-	f := cmd.Flags()
+	renderFlags(cmd.Flags(), &o, true)
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "stream helmfile's own output to stderr")
+	return cmd
+}
+
+// renderFlags binds the flags that say what to render. inPlace adds --output and
+// --selector, which only make sense when the render is written into config-root itself
+// (check and diff render into a temporary folder, and compare whole renders).
+func renderFlags(f *pflag.FlagSet, o *render.Options, inPlace bool) {
 	f.StringVar(&o.Source, "source", ".", "the cluster repo: the folder holding helmfile.yaml and configroot.yaml")
-	f.StringVarP(&o.Output, "output", "o", "", "the config-root folder to write (default <source>/config-root)")
+	if inPlace {
+		f.StringVarP(&o.Output, "output", "o", "", "the config-root folder to write (default <source>/config-root)")
+	}
 	f.StringVarP(&o.Template.File, "file", "f", "", "the helmfile to render, relative to --source (default: configroot.yaml's helmfile, else helmfile.yaml)")
 	f.StringVarP(&o.Template.Environment, "environment", "e", "", "the helmfile environment to render (helmfile's -e)")
-	f.StringArrayVarP(&o.Template.Selectors, "selector", "l", nil, "render only the releases matching this label selector (helmfile's -l, repeatable); only their folders in config-root are replaced")
+	if inPlace {
+		f.StringArrayVarP(&o.Template.Selectors, "selector", "l", nil, "render only the releases matching this label selector (helmfile's -l, repeatable); only their folders in config-root are replaced")
+	}
 	f.IntVar(&o.Template.Concurrency, "concurrency", 0, "the most helm processes helmfile runs at once (0: no limit)")
 	f.StringVar(&o.Template.KubeVersion, "kube-version", "", "the Kubernetes version helm renders for (default: configroot.yaml's kubeVersion, else "+render.DefaultKubeVersion+")")
 	f.StringVar(&o.Rendered, "rendered", "", "lay out this already rendered tree (<namespace>/<release>/<chart>/...) instead of running helmfile")
 	f.StringVar(&o.Helmfile, "helmfile", "helmfile", "the helmfile program to run")
 	f.StringVar(&o.Template.HelmBinary, "helm", "", "the helm program helmfile runs (default: helm from PATH)")
 	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow a render with no resources to empty config-root")
-	f.BoolVarP(&verbose, "verbose", "v", false, "stream helmfile's own output to stderr")
-	return cmd
 }
 
 // summary is the closing line of a render.

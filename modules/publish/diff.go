@@ -177,7 +177,11 @@ func (d Diff) Markdown(limit int) string {
 			ns = f.Namespace
 			fmt.Fprintf(&line, "\n#### %s\n\n", mdEscape(ns))
 		}
-		fmt.Fprintf(&line, "- %s `%s` (`%s`)", f.Change, mdCode(f.Resource()), mdCode(f.Path))
+		if r := f.Resource(); r != f.Path {
+			fmt.Fprintf(&line, "- %s `%s` (`%s`)", f.Change, mdCode(r), mdCode(f.Path))
+		} else {
+			fmt.Fprintf(&line, "- %s `%s`", f.Change, mdCode(f.Path))
+		}
 		if len(f.Fields) > 0 {
 			fields := make([]string, len(f.Fields))
 			for i, field := range f.Fields {

@@ -40,9 +40,10 @@ type maskedError struct {
 func (e *maskedError) Error() string { return e.text }
 func (e *maskedError) Unwrap() error { return e.err }
 
-// maskError returns err with every secret and any URL user info masked in its text; nil
-// stays nil, and an error with nothing to mask is returned as it is.
-func maskError(err error, secrets ...string) error {
+// MaskError returns err with every secret and any URL user info masked in its text; nil
+// stays nil, and an error with nothing to mask is returned as it is. errors.Is and
+// errors.As still see the original error (whose own text is not masked).
+func MaskError(err error, secrets ...string) error {
 	if err == nil {
 		return nil
 	}

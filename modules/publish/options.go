@@ -131,7 +131,7 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// secrets are the strings maskError hides.
+// secrets are the strings MaskError hides.
 func (o Options) secrets() []string {
 	if o.Credentials == nil {
 		return nil

@@ -319,7 +319,7 @@ func (r *Repo) Push(ctx context.Context) error {
 		fmt.Fprintf(r.o.Progress, "pushed %s to %s (the server's answer was lost)\n", shortHash(r.head.String()), r.branch)
 		return nil
 	case current != r.expected:
-		return fmt.Errorf("push %s (branch %s): %w (%s)", r.remote(), r.branch, ErrRejected, maskError(err, r.o.secrets()...))
+		return fmt.Errorf("push %s (branch %s): %w (%s)", r.remote(), r.branch, ErrRejected, MaskError(err, r.o.secrets()...))
 	}
 	return r.networkError("push", r.branch, err, timedOut)
 }
@@ -361,7 +361,7 @@ func (r *Repo) remote() string { return maskString(Redact(r.o.URL), r.o.secrets(
 // deadline passed; go-git does not always wrap context errors) apart, and masks the
 // credentials.
 func (r *Repo) networkError(op, branch string, err error, timedOut bool) error {
-	err = maskError(err, r.o.secrets()...)
+	err = MaskError(err, r.o.secrets()...)
 	if timedOut && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s (branch %s): timed out after %s (%w): %w", op, r.remote(), branch, r.o.Timeout, context.DeadlineExceeded, err)
 	}

@@ -212,7 +212,7 @@ func TestCompare(t *testing.T) {
 	}
 	md := d.Markdown(0)
 	wantMD := "**config-root**: 4 resources changed (1 added, 2 changed, 1 removed)\n" +
-		"\n#### (other)\n\n- changed `notes.txt` (`notes.txt`)\n" +
+		"\n#### (other)\n\n- changed `notes.txt`\n" +
 		"\n#### web\n\n- added `Namespace/web` (`cluster/namespaces/web.yaml`)\n" +
 		"- changed `Deployment/app` (`namespaces/web/app/app-deploy.yaml`): `metadata.labels.a`, `spec.replicas`, `spec.template.spec`\n" +
 		"- removed `Service/app` (`namespaces/web/app/app-svc.yaml`)\n"
