@@ -2,8 +2,8 @@
 // it commits a rendered config-root to the cluster repo with go-git and pushes it, and it
 // compares two renders for the check and diff commands.
 //
-// Publish clones the repo into a private folder (a local path is cloned too, never edited
-// in place), makes the folder Options.Path hold exactly the rendered files, stages from
+// Publish clones the repo privately (a local path is cloned too, never edited in place:
+// objects and index in a temporary folder, the worktree in memory), makes the folder Options.Path hold exactly the rendered files, stages from
 // Worktree.Status so that deletions count, and commits only when something changed
 // (ErrNoChanges otherwise). A push the remote rejects because the branch moved is retried a
 // bounded number of times: fetch, reset to the new remote head, re-apply, commit, push. The

@@ -56,8 +56,9 @@ type Options struct {
 	// Backoff is the wait before the first retry; it doubles at each retry, up to 30 times
 	// Backoff, and is jittered between half and all of it (default DefaultBackoff).
 	Backoff time.Duration
-	// Dir is the folder the repo is cloned into; it must not exist or be empty (default: a
-	// temporary folder, removed by Close).
+	// Dir is the folder the clone's git objects and index go to (a bare layout; the
+	// worktree is held in memory); it must not exist or be empty (default: a temporary
+	// folder, removed by Close).
 	Dir string
 	// Progress receives one line per step (default: discarded).
 	Progress io.Writer

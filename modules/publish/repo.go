@@ -10,12 +10,17 @@ import (
 	"time"
 
 	"github.com/configroot/configroot/modules/render"
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
 // Expected outcomes, checked with errors.Is.
@@ -56,6 +61,7 @@ type Repo struct {
 	dir  string
 	tmp  bool
 	repo *git.Repository
+	fs   billy.Filesystem // the worktree, in memory
 	wt   *git.Worktree
 	// branch is the branch pushed: Options.PullRequestBranch, else Options.Branch.
 	branch string
@@ -83,7 +89,12 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 	}
 	fmt.Fprintf(o.Progress, "cloning %s (branch %s)\n", r.remote(), o.Branch)
 	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	r.repo, err = git.PlainCloneContext(cctx, r.dir, false, &git.CloneOptions{
+	// Objects and the index go to disk, so that memory does not grow with the history; the
+	// worktree stays in memory: it is about as big as the render, and checking out 10,000
+	// files to disk costs more than the rest of a publish.
+	r.fs = memfs.New()
+	storage := filesystem.NewStorage(osfs.New(r.dir), cache.NewObjectLRUDefault())
+	r.repo, err = git.CloneContext(cctx, storage, r.fs, &git.CloneOptions{
 		URL:           o.URL,
 		Auth:          r.auth(),
 		RemoteName:    remoteName,
@@ -118,7 +129,8 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 	return r, nil
 }
 
-// Dir returns the folder of the clone.
+// Dir returns the folder holding the clone's git objects and index (a bare layout: the
+// worktree is kept in memory).
 func (r *Repo) Dir() string { return r.dir }
 
 // Branch returns the branch Push updates.
@@ -201,7 +213,7 @@ func (r *Repo) fetch(ctx context.Context, branch string) (hash plumbing.Hash, fo
 // Replace makes the folder Options.Path of the clone hold exactly files: new and changed
 // files are written, files that are not in files are deleted. Nothing is staged yet.
 func (r *Repo) Replace(files render.Files) error {
-	return syncTree(filepath.Join(r.dir, filepath.FromSlash(r.o.Path)), files)
+	return syncTree(r.fs, filepath.FromSlash(r.o.Path), files)
 }
 
 // Commit stages every change under Options.Path (additions, modifications and deletions,

@@ -10,6 +10,8 @@ import (
 	"sort"
 
 	"github.com/configroot/configroot/modules/render"
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/util"
 )
 
 // ReadTree returns every regular file under dir by slash path relative to dir. A missing
@@ -40,20 +42,20 @@ func ReadTree(dir string) (render.Files, error) {
 	return files, nil
 }
 
-// syncTree makes dir hold exactly files: it writes the files that are new or differ,
-// deletes the files that are not in files, and removes the folders that end up empty.
-// Unchanged files are not rewritten, so their modification times stay and git's
+// syncTree makes the folder dir of fsys hold exactly files: it writes the files that are
+// new or differ, deletes the files that are not in files, and removes the folders that end
+// up empty. Unchanged files are not rewritten, so their modification times stay and git's
 // metadata-first status check skips them.
-func syncTree(dir string, files render.Files) error {
+func syncTree(fsys billy.Filesystem, dir string, files render.Files) error {
 	for p := range files {
 		if !fs.ValidPath(p) || p == "." {
 			return fmt.Errorf("invalid file path %q: want a slash-separated path inside the folder", p)
 		}
 	}
 	var dirs []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := util.Walk(fsys, dir, func(p string, info fs.FileInfo, err error) error {
 		if errors.Is(err, fs.ErrNotExist) && p == dir {
-			return fs.SkipAll
+			return nil // nothing to delete
 		}
 		if err != nil {
 			return err
@@ -62,21 +64,21 @@ func syncTree(dir string, files render.Files) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
+		if info.IsDir() {
 			if p == dir {
 				return nil
 			}
 			if _, isFile := files[filepath.ToSlash(rel)]; isFile {
-				if err := os.RemoveAll(p); err != nil {
+				if err := util.RemoveAll(fsys, p); err != nil {
 					return err
 				}
-				return fs.SkipDir
+				return filepath.SkipDir
 			}
 			dirs = append(dirs, p)
 			return nil
 		}
-		if _, keep := files[filepath.ToSlash(rel)]; !keep || !d.Type().IsRegular() {
-			return os.Remove(p)
+		if _, keep := files[filepath.ToSlash(rel)]; !keep || !info.Mode().IsRegular() {
+			return fsys.Remove(p)
 		}
 		return nil
 	})
@@ -85,21 +87,21 @@ func syncTree(dir string, files render.Files) error {
 	}
 	for p, data := range files {
 		f := filepath.Join(dir, filepath.FromSlash(p))
-		if old, err := os.ReadFile(f); err == nil && bytes.Equal(old, data) {
+		if old, err := util.ReadFile(fsys, f); err == nil && bytes.Equal(old, data) {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		if err := fsys.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 			return fmt.Errorf("sync %s: %w", dir, err)
 		}
-		if err := os.WriteFile(f, data, 0o644); err != nil {
+		if err := util.WriteFile(fsys, f, data, 0o644); err != nil {
 			return fmt.Errorf("sync %s: %w", dir, err)
 		}
 	}
 	// Deepest first, so that a folder emptied by its children's removal goes too.
 	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
 	for _, d := range dirs {
-		if entries, err := os.ReadDir(d); err == nil && len(entries) == 0 {
-			if err := os.Remove(d); err != nil {
+		if entries, err := fsys.ReadDir(d); err == nil && len(entries) == 0 {
+			if err := fsys.Remove(d); err != nil {
 				return fmt.Errorf("sync %s: %w", dir, err)
 			}
 		}

@@ -12,6 +12,9 @@ import (
 
 	"github.com/configroot/configroot/internal/testutil"
 	"github.com/configroot/configroot/modules/render"
+	"github.com/go-git/go-billy/v5/memfs"
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-billy/v5/util"
 )
 
 func TestMaskString(t *testing.T) {
@@ -132,7 +135,7 @@ func TestSyncTree(t *testing.T) {
 		"file-to-dir/x":   []byte("d\n"),
 		"stays/kept.yaml": []byte("x\n"),
 	}
-	if err := syncTree(dir, want); err != nil {
+	if err := syncTree(osfs.New(dir), ".", want); err != nil {
 		t.Fatal(err)
 	}
 	if d := testutil.DiffTrees(want, testutil.ReadTree(t, dir)); d != "" {
@@ -144,8 +147,15 @@ func TestSyncTree(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "keep.yaml")); err != nil || !fi.ModTime().Equal(old) {
 		t.Errorf("an unchanged file was rewritten")
 	}
-	if err := syncTree(filepath.Join(dir, "absent"), render.Files{"a.yaml": []byte("a\n")}); err != nil {
+	mem := memfs.New()
+	if err := syncTree(mem, "absent", render.Files{"a/b.yaml": []byte("b\n")}); err != nil {
 		t.Errorf("sync into a missing folder: %v", err)
+	}
+	if err := syncTree(mem, "absent", render.Files{"a": []byte("a\n")}); err != nil {
+		t.Errorf("sync in memory: %v", err)
+	}
+	if data, err := util.ReadFile(mem, "absent/a"); err != nil || string(data) != "a\n" {
+		t.Errorf("in memory: %q %v", data, err)
 	}
 }
 
