@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,10 +32,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "configroot: %v\n", err)
+		var exit exitError
+		if errors.As(err, &exit) {
+			return exit.code
+		}
 		return 1
 	}
 	return 0
 }
+
+// exitError is an error that ends the process with a given status (1 otherwise).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
@@ -50,13 +64,22 @@ every resource to one canonical file, laid out as Jenkins X does:
   config-root/cluster/namespaces/<namespace>.yaml
 
 The same input always gives byte-identical files, and config-root/ is replaced atomically:
-a failed render leaves it exactly as it was.`,
+a failed render leaves it exactly as it was.
+
+check and diff compare the committed config-root/ with a fresh render; publish commits
+it to the cluster repo and pushes it; pipeline renders then publishes.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRenderCommand(stdout, stderr))
+	root.AddCommand(
+		newRenderCommand(stdout, stderr),
+		newCheckCommand(stdout, stderr),
+		newDiffCommand(stdout, stderr),
+		newPublishCommand(stdout, stderr),
+		newPipelineCommand(stdout, stderr),
+	)
 	return root
 }

@@ -51,7 +51,7 @@ func buildCLI(t *testing.T) string {
 	return bin
 }
 
-func runCLI(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+func runBinary(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var o, e bytes.Buffer
@@ -74,7 +74,7 @@ func TestRenderCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stdout, stderr, code := runCLI(t, bin, "render", "--source", repo)
+	stdout, stderr, code := runBinary(t, bin, "render", "--source", repo)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
@@ -94,7 +94,7 @@ func TestRenderCommand(t *testing.T) {
 		}
 	}
 
-	_, stderr, code = runCLI(t, bin, "render", "--source", repo)
+	_, stderr, code = runBinary(t, bin, "render", "--source", repo)
 	if code != 0 || !strings.Contains(stderr, "0 written (0 new, 0 changed), 33 unchanged, 0 removed") {
 		t.Errorf("second run: exit %d:\n%s", code, stderr)
 	}
@@ -104,7 +104,7 @@ func TestRenderCommand(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(repo, "charts", "platform")); err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code = runCLI(t, bin, "render", "--source", repo)
+	stdout, stderr, code = runBinary(t, bin, "render", "--source", repo)
 	if code != 1 || stdout != "" {
 		t.Errorf("missing chart: exit %d, stdout %q", code, stdout)
 	}
@@ -117,7 +117,7 @@ func TestRenderCommand(t *testing.T) {
 	}
 
 	// Bad usage.
-	_, stderr, code = runCLI(t, bin, "render", "--no-such-flag")
+	_, stderr, code = runBinary(t, bin, "render", "--no-such-flag")
 	if code == 0 || !strings.Contains(stderr, "unknown flag: --no-such-flag") {
 		t.Errorf("unknown flag: exit %d:\n%s", code, stderr)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -8,15 +9,13 @@ import (
 	"github.com/configroot/configroot/modules/render"
 	"github.com/configroot/configroot/modules/secrets"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newRenderCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		o          render.Options
-		verbose    bool
-		format     string
-		mapping    string
-		withStores bool
+		s       renderSettings
+		verbose bool
 	)
 	cmd := &cobra.Command{
 		Use:   "render [flags] [-- HELMFILE_TEMPLATE_ARGS...]",
@@ -57,52 +56,88 @@ One line per release goes to stderr, then a summary and a line about Secrets.`,
   # lay out a tree rendered by helmfile template --output-dir-template OUT/{{.Release.Namespace}}/{{.Release.Name}}
   configroot render --rendered OUT --output config-root`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Template.ExtraArgs = args
-			o.Progress = stderr
+			s.o.Template.ExtraArgs = args
+			s.o.Progress = stderr
 			if verbose {
-				o.Log = stderr
+				s.o.Log = stderr
 			}
-			warn := func(s string) { fmt.Fprintf(stderr, "configroot: warning: %s\n", s) }
-			source := o.Source
-			if source == "" {
-				source = "."
-			}
-			m, err := secrets.LoadMapping(source, mapping, warn)
-			if err != nil {
-				return err
-			}
-
-			conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(format), NoStores: !withStores}}
-			o.Filters = conv.Filters()
-			res, err := render.Render(cmd.Context(), o)
-			if err != nil {
-				return err
-			}
-			for _, w := range conv.Report.Warnings {
-				warn(w)
-			}
-			fmt.Fprintln(stderr, summary(res))
-			fmt.Fprintln(stderr, conv.Summary())
-			return nil
+			_, err := s.render(cmd.Context(), stderr)
+			return err
 		},
 	}
-	f := cmd.Flags()
+	s.bind(cmd.Flags(), true)
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "stream helmfile's own output to stderr")
+	return cmd
+}
+
+// renderSettings are the flags that say what to render, shared by render, check, diff and
+// pipeline, with the secrets conversion they all run.
+type renderSettings struct {
+	o          render.Options
+	format     string
+	mapping    string
+	withStores bool
+}
+
+// options returns the render options with the secrets conversion wired in; warn receives
+// the mapping's warnings.
+func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Conversion, error) {
+	o := s.o
+	source := o.Source
+	if source == "" {
+		source = "."
+	}
+	m, err := secrets.LoadMapping(source, s.mapping, warn)
+	if err != nil {
+		return render.Options{}, nil, err
+	}
+	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores}}
+	o.Filters = conv.Filters()
+	return o, conv, nil
+}
+
+// render renders into config-root and prints the warnings and the summary to stderr.
+func (s *renderSettings) render(ctx context.Context, stderr io.Writer) (render.Result, error) {
+	warn := func(m string) { fmt.Fprintf(stderr, "configroot: warning: %s\n", m) }
+	o, conv, err := s.options(warn)
+	if err != nil {
+		return render.Result{}, err
+	}
+	res, err := render.Render(ctx, o)
+	if err != nil {
+		return render.Result{}, err
+	}
+	for _, w := range conv.Report.Warnings {
+		warn(w)
+	}
+	fmt.Fprintln(stderr, summary(res))
+	fmt.Fprintln(stderr, conv.Summary())
+	return res, nil
+}
+
+// bind binds the flags that say what to render. inPlace adds --output and --selector,
+// which only make sense when the render is written into config-root itself (check and
+// diff render into a temporary folder, and compare whole renders).
+func (s *renderSettings) bind(f *pflag.FlagSet, inPlace bool) {
+	o := &s.o
 	f.StringVar(&o.Source, "source", ".", "the cluster repo: the folder holding helmfile.yaml and configroot.yaml")
-	f.StringVarP(&o.Output, "output", "o", "", "the config-root folder to write (default <source>/config-root)")
+	if inPlace {
+		f.StringVarP(&o.Output, "output", "o", "", "the config-root folder to write (default <source>/config-root)")
+	}
 	f.StringVarP(&o.Template.File, "file", "f", "", "the helmfile to render, relative to --source (default: configroot.yaml's helmfile, else helmfile.yaml)")
 	f.StringVarP(&o.Template.Environment, "environment", "e", "", "the helmfile environment to render (helmfile's -e)")
-	f.StringArrayVarP(&o.Template.Selectors, "selector", "l", nil, "render only the releases matching this label selector (helmfile's -l, repeatable); only their folders in config-root are replaced")
+	if inPlace {
+		f.StringArrayVarP(&o.Template.Selectors, "selector", "l", nil, "render only the releases matching this label selector (helmfile's -l, repeatable); only their folders in config-root are replaced")
+	}
 	f.IntVar(&o.Template.Concurrency, "concurrency", 0, "the most helm processes helmfile runs at once (0: no limit)")
 	f.StringVar(&o.Template.KubeVersion, "kube-version", "", "the Kubernetes version helm renders for (default: configroot.yaml's kubeVersion, else "+render.DefaultKubeVersion+")")
 	f.StringVar(&o.Rendered, "rendered", "", "lay out this already rendered tree (<namespace>/<release>/<chart>/...) instead of running helmfile")
 	f.StringVar(&o.Helmfile, "helmfile", "helmfile", "the helmfile program to run")
 	f.StringVar(&o.Template.HelmBinary, "helm", "", "the helm program helmfile runs (default: helm from PATH)")
-	f.StringVar(&format, "secrets-format", string(secrets.FormatESO), "the ExternalSecrets every Secret becomes: eso (external-secrets.io/v1) or legacy (kubernetes-client.io/v1, kubernetes-external-secrets)")
-	f.StringVar(&mapping, "secret-mapping", "", "the Jenkins X SecretMapping that says which store and remote key each Secret maps to (default <source>/"+secrets.MappingFile+"; without it, everything maps to Vault)")
-	f.BoolVar(&withStores, "secret-stores", true, "write a ClusterSecretStore for each store used, from the mapping's defaults (eso format)")
+	f.StringVar(&s.format, "secrets-format", string(secrets.FormatESO), "the ExternalSecrets every Secret becomes: eso (external-secrets.io/v1) or legacy (kubernetes-client.io/v1, kubernetes-external-secrets)")
+	f.StringVar(&s.mapping, "secret-mapping", "", "the Jenkins X SecretMapping that says which store and remote key each Secret maps to (default <source>/"+secrets.MappingFile+"; without it, everything maps to Vault)")
+	f.BoolVar(&s.withStores, "secret-stores", true, "write a ClusterSecretStore for each store used, from the mapping's defaults (eso format)")
 	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow a render with no resources to empty config-root")
-	f.BoolVarP(&verbose, "verbose", "v", false, "stream helmfile's own output to stderr")
-	return cmd
 }
 
 // summary is the closing line of a render.
