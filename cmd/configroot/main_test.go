@@ -143,6 +143,11 @@ func TestExampleGolden(t *testing.T) {
 			t.Errorf("%s holds the example's secret value", p)
 		}
 	}
+	// check renders with the same secrets conversion: the fresh render is up to date.
+	out.Reset()
+	if code := run(context.Background(), []string{"check", "--source", repo}, &out, &out); code != 0 {
+		t.Errorf("check of a fresh render: exit %d:\n%s", code, out.String())
+	}
 }
 
 func TestRenderRenderedTree(t *testing.T) {
