@@ -53,3 +53,28 @@ lint: vet ## vet and check formatting
 .PHONY: tidy
 tidy: ## go mod tidy
 	go mod tidy
+
+# The Dagger module (ci/). Its generated code is committed; regenerate it after changing a
+# function's signature.
+DAGGER_CODEGEN ?= ../shared/dagger/codegen
+
+.PHONY: generate
+generate: ## regenerate the Dagger module's code (dagger develop where an engine runs)
+	@if command -v dagger >/dev/null && dagger version >/dev/null 2>&1; then dagger develop; else $(DAGGER_CODEGEN); fi
+	cd ci && go build ./... && go vet ./...
+
+.PHONY: dagger-develop
+dagger-develop: ## regenerate the Dagger module's code with the Dagger CLI
+	dagger develop
+
+.PHONY: dagger-render
+dagger-render: ## render the example with the Dagger module into $(EXAMPLE)/config-root
+	dagger call --source=$(EXAMPLE) render export --path=$(EXAMPLE)/config-root
+
+.PHONY: dagger-check
+dagger-check: ## fail when the example's committed config-root is stale (Dagger module)
+	dagger call --source=$(EXAMPLE) check
+
+.PHONY: actionlint
+actionlint: ## lint the GitHub Actions workflows
+	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
