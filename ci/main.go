@@ -68,7 +68,7 @@ func (m *Configroot) Render(
 	// +default="eso"
 	secretsFormat string,
 ) (*dagger.Directory, error) {
-	if _, err := m.renderTo(ctx, "config-root", renderArgs{environment, selector, kubeVersion, image, secretsFormat}); err != nil {
+	if err := m.renderTo(ctx, "config-root", renderArgs{environment, selector, kubeVersion, image, secretsFormat}); err != nil {
 		return nil, err
 	}
 	return dag.CurrentModule().Workdir("config-root"), nil
@@ -88,19 +88,15 @@ func (m *Configroot) Check(
 	// +default="eso"
 	secretsFormat string,
 ) (string, error) {
-	src, err := m.renderTo(ctx, "fresh", renderArgs{environment: environment, image: image, secretsFormat: secretsFormat})
+	o, conv, err := m.renderOptions(ctx, "", renderArgs{environment: environment, image: image, secretsFormat: secretsFormat})
 	if err != nil {
 		return "", err
 	}
-	committed, err := readTreeOrEmpty(filepath.Join(src, "config-root"))
+	d, err := publish.Check(ctx, o, filepath.Join(o.Source, "config-root"))
 	if err != nil {
 		return "", err
 	}
-	fresh, err := publish.ReadTree("fresh")
-	if err != nil {
-		return "", err
-	}
-	d := publish.Compare(committed, fresh)
+	fmt.Fprintln(os.Stderr, conv.Summary())
 	if !d.Empty() {
 		return "", fmt.Errorf("config-root is stale: a fresh render adds %d files, changes %d and removes %d:\n%s",
 			d.Added, d.Changed, d.Removed, d.Markdown(16<<10))
@@ -144,10 +140,10 @@ func (m *Configroot) Publish(
 	// +default="eso"
 	secretsFormat string,
 ) (string, error) {
-	if _, err := m.renderTo(ctx, "config-root", renderArgs{environment: environment, image: image, secretsFormat: secretsFormat}); err != nil {
+	if err := m.renderTo(ctx, "config-root", renderArgs{environment: environment, image: image, secretsFormat: secretsFormat}); err != nil {
 		return "", err
 	}
-	files, err := publish.ReadTree("config-root")
+	files, err := render.ReadFiles("config-root")
 	if err != nil {
 		return "", err
 	}
@@ -187,35 +183,44 @@ type renderArgs struct {
 	secretsFormat string
 }
 
-// renderTo exports the source into the module's runtime, renders it into out (a folder of
-// the module's working directory) with helmfile in a container, and returns the source's
-// local path.
-func (m *Configroot) renderTo(ctx context.Context, out string, a renderArgs) (string, error) {
+// renderOptions exports the source into the module's runtime and returns the options of a
+// render of it into out (a folder of the module's working directory), with helmfile in a
+// container and the secrets conversion.
+func (m *Configroot) renderOptions(ctx context.Context, out string, a renderArgs) (render.Options, *secrets.Conversion, error) {
 	src, err := filepath.Abs("source")
 	if err != nil {
-		return "", err
+		return render.Options{}, nil, err
 	}
 	if _, err := m.Source.Export(ctx, src); err != nil {
-		return "", fmt.Errorf("export the source: %w", err)
+		return render.Options{}, nil, fmt.Errorf("export the source: %w", err)
 	}
 	mapping, err := secrets.LoadMapping(src, "", func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) })
 	if err != nil {
-		return "", err
+		return render.Options{}, nil, err
 	}
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.Format(a.secretsFormat)}}
-	res, err := render.Render(ctx, render.Options{
+	return render.Options{
 		Source:   src,
 		Output:   out,
 		Template: render.TemplateOptions{Environment: a.environment, Selectors: a.selector, KubeVersion: a.kubeVersion},
 		Runner:   containerRunner{image: a.image, source: m.Source},
 		Progress: os.Stderr,
 		Filters:  conv.Filters(),
-	})
+	}, conv, nil
+}
+
+// renderTo renders the source into out, a folder of the module's working directory.
+func (m *Configroot) renderTo(ctx context.Context, out string, a renderArgs) error {
+	o, conv, err := m.renderOptions(ctx, out, a)
 	if err != nil {
-		return "", err
+		return err
+	}
+	res, err := render.Render(ctx, o)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "%d releases, %d files\n%s\n", len(res.Releases), res.Resources, conv.Summary())
-	return src, nil
+	return nil
 }
 
 // containerRunner runs helmfile in a container of image, with the source mounted at the
@@ -246,12 +251,4 @@ func (r containerRunner) Run(ctx context.Context, c render.Command, stdout, stde
 		return fmt.Errorf("copy %s out of the helmfile container: %w", c.Output, err)
 	}
 	return nil
-}
-
-func readTreeOrEmpty(dir string) (render.Files, error) {
-	files, err := publish.ReadTree(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return render.Files{}, nil
-	}
-	return files, err
 }

@@ -1,51 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/configroot/configroot/modules/publish"
-	"github.com/configroot/configroot/modules/render"
 	"github.com/spf13/cobra"
 )
-
-// freshDiff renders o afresh into a temporary folder and compares the result with the
-// config-root folder committed (dir; missing counts as empty).
-func freshDiff(ctx context.Context, o render.Options, dir string) (publish.Diff, error) {
-	tmp, err := os.MkdirTemp("", "configroot-check-")
-	if err != nil {
-		return publish.Diff{}, err
-	}
-	defer os.RemoveAll(tmp)
-	o.Output = filepath.Join(tmp, "config-root")
-	if _, err := render.Render(ctx, o); err != nil {
-		return publish.Diff{}, err
-	}
-	fresh, err := readTreeOrEmpty(o.Output)
-	if err != nil {
-		return publish.Diff{}, err
-	}
-	committed, err := readTreeOrEmpty(dir)
-	if err != nil {
-		return publish.Diff{}, err
-	}
-	return publish.Compare(committed, fresh), nil
-}
-
-func readTreeOrEmpty(dir string) (render.Files, error) {
-	files, err := publish.ReadTree(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return render.Files{}, nil
-	}
-	return files, err
-}
 
 // checkFlags are the flags check and diff share.
 type checkFlags struct {
@@ -74,7 +38,7 @@ func (c *checkFlags) diff(cmd *cobra.Command, args []string, stderr io.Writer) (
 	if err != nil {
 		return publish.Diff{}, dir, err
 	}
-	d, err := freshDiff(cmd.Context(), o, dir)
+	d, err := publish.Check(cmd.Context(), o, dir)
 	return d, dir, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/configroot/configroot/modules/publish"
+	"github.com/configroot/configroot/modules/render"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -45,7 +46,7 @@ func (p *publishFlags) publishFolder(ctx context.Context, source, dir string, al
 	if p.repo == "" {
 		return errors.New("--repo is required")
 	}
-	files, err := publish.ReadTree(dir)
+	files, err := render.ReadFiles(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s does not exist: run configroot render first (or configroot pipeline)", dir)
 	}

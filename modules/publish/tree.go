@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -13,34 +12,6 @@ import (
 	"github.com/go-git/go-billy/v5"
 	"github.com/go-git/go-billy/v5/util"
 )
-
-// ReadTree returns every regular file under dir by slash path relative to dir. A missing
-// dir is an error wrapping fs.ErrNotExist.
-func ReadTree(dir string) (render.Files, error) {
-	files := render.Files{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		files[filepath.ToSlash(rel)] = data
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
-	}
-	return files, nil
-}
 
 // syncTree makes the folder dir of fsys hold exactly files: it writes the files that are
 // new or differ, deletes the files that are not in files, and removes the folders that end

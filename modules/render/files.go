@@ -214,7 +214,33 @@ func swap(dir, tmp string, exists bool) error {
 	return nil
 }
 
-// readTree reads every regular file under dir; nil when dir does not exist.
+// ReadFiles returns every regular file under dir by slash path relative to dir. A missing
+// dir is an error wrapping fs.ErrNotExist.
+func ReadFiles(dir string) (Files, error) {
+	files := Files{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	return files, nil
+}
+
+// readTree reads the config-root about to be replaced: nil when dir does not exist, an
+// error when it is not a folder.
 func readTree(dir string) (Files, error) {
 	info, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -226,21 +252,5 @@ func readTree(dir string) (Files, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("write %s: exists and is not a folder", dir)
 	}
-	files := Files{}
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		files[filepath.ToSlash(rel)] = data
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
-	}
-	return files, nil
+	return ReadFiles(dir)
 }
