@@ -58,5 +58,6 @@ a failed render leaves it exactly as it was.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRenderCommand(stdout, stderr))
+	root.AddCommand(newPopulateCommand(stdout, stderr))
 	return root
 }

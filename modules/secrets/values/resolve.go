@@ -66,6 +66,11 @@ func Resolve(ctx context.Context, ev Evaluator, ref string) (Value, error) {
 	}
 	switch v := out["v"].(type) {
 	case string:
+		if v == ref {
+			// vals leaves what its pattern does not match as it is: never store the
+			// reference itself as the value.
+			return Value{}, fmt.Errorf("%s: %w: vals did not expand it", ref, ErrBadRef)
+		}
 		return Value{s: v}, nil
 	case bool:
 		return Value{s: strconv.FormatBool(v)}, nil
