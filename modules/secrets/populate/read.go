@@ -105,13 +105,12 @@ type esoExternalSecret struct {
 type legacyExternalSecret struct {
 	Metadata struct{ Name, Namespace string }
 	Spec     struct {
-		BackendType                string
-		ProjectID                  string `json:"projectId"`
-		Region                     string
-		KeyVaultName               string
-		VaultMountPoint, VaultRole string
-		Data                       []struct{ Name, Key, Property, Version, VersionStage string }
-		DataFrom                   []json.RawMessage
+		BackendType  string
+		ProjectID    string `json:"projectId"`
+		Region       string
+		KeyVaultName string
+		Data         []struct{ Name, Key, Property, Version, VersionStage string }
+		DataFrom     []json.RawMessage
 	}
 }
 
@@ -246,9 +245,8 @@ func readLegacy(n *yaml.RNode, file string, cr *ConfigRoot) (StoreSpec, error) {
 	if es.Spec.KeyVaultName != "" {
 		spec.AzureVaultURL = "https://" + es.Spec.KeyVaultName + ".vault.azure.net"
 	}
-	if spec.Kind == store.Vault {
-		spec.VaultPath = es.Spec.VaultMountPoint
-	}
+	// vaultMountPoint and vaultRole name the Kubernetes auth mount the operator logs in
+	// with, not the KV mount: the keys are full API paths (secret/data/…).
 	if len(es.Spec.DataFrom) > 0 {
 		cr.Warnings = append(cr.Warnings, where+": spec.dataFrom is not populated (only spec.data entries are)")
 	}
