@@ -564,3 +564,37 @@ func TestParseSourcesRejectsBadDeclarations(t *testing.T) {
 		}
 	}
 }
+
+// TestPopulateRenderedByHelmfile takes a value from a real render: the pinned helmfile and
+// helm of ./bin template a small chart whose Secret gets its value from the chart's values,
+// all in memory (render.Collect).
+func TestPopulateRenderedByHelmfile(t *testing.T) {
+	testutil.ToolsEnv(t)
+	var log leaks
+	value := log.secret("helm-rendered-Value-4242")
+	repo := writeRepo(t, map[string]string{
+		"helmfile.yaml":        "releases:\n  - name: db\n    namespace: team-h\n    chart: ./charts/db\n    values: [values/db.yaml]\n",
+		"charts/db/Chart.yaml": "apiVersion: v2\nname: db\nversion: 0.1.0\n",
+		"charts/db/templates/secret.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: helm-db
+data:
+  password: {{ .Values.password | b64enc }}
+`,
+		"values/db.yaml":     "password: " + value + "\n",
+		"config-root/a.yaml": externalSecret("team-h", "helm-db", "password"),
+		SourcesFile:          "secrets: [{name: helm-db, keys: {password: {rendered: true}}}]\n",
+	})
+	o := options(repo, &log)
+	o.Render.Helmfile = testutil.Tool(t, "helmfile")
+	res, err := Populate(context.Background(), o)
+	log.record(res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := kv(t, "helm/db"); data["password"] != value {
+		t.Fatal("the rendered value was not written")
+	}
+	log.check(t)
+}
