@@ -598,3 +598,17 @@ data:
 	}
 	log.check(t)
 }
+
+// TestPopulateMissingMountWritesNothing: a store whose KV mount does not exist is an error
+// on the first read, not a "missing" secret whose write fails later.
+func TestPopulateMissingMountWritesNothing(t *testing.T) {
+	repo := writeRepo(t, map[string]string{
+		"config-root/a.yaml":     externalSecret("ns", "no-mount", "a"),
+		"config-root/store.yaml": strings.Replace(vaultStore, "path: secret", "path: nomount", 1),
+		SourcesFile:              "default: {password: {}}\n",
+	})
+	_, err := Populate(context.Background(), options(repo, &leaks{}))
+	if err == nil || !strings.Contains(err.Error(), "no secrets engine is mounted at nomount/") || !strings.Contains(err.Error(), "nothing written") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +36,9 @@ type VaultOptions struct {
 // Write uses KV v2 check-and-set with the version Read saw, so a secret created or changed
 // by someone else in between is not overwritten (ErrChanged).
 type VaultStore struct {
-	client *vault.Client
-	mount  string
+	client  *vault.Client
+	mount   string
+	timeout time.Duration
 
 	mu       sync.Mutex
 	versions map[string]int64 // API path → version read (0: none)
@@ -70,7 +74,7 @@ func NewVault(o VaultOptions) (*VaultStore, error) {
 	if mount == "" {
 		mount = "secret"
 	}
-	return &VaultStore{client: c, mount: mount, versions: map[string]int64{}}, nil
+	return &VaultStore{client: c, mount: mount, timeout: cfg.Timeout, versions: map[string]int64{}}, nil
 }
 
 // Path returns the API path of key: <mount>/data/<path>.
@@ -90,7 +94,19 @@ func (s *VaultStore) Path(key string) string {
 // version reads as absent.
 func (s *VaultStore) Read(ctx context.Context, key string) (values.Values, bool, error) {
 	path := s.Path(key)
-	sec, err := s.client.Logical().ReadWithContext(ctx, path)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	resp, err := s.client.Logical().ReadRawWithContext(ctx, path)
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		// A 404 is a missing secret, or a missing mount: only the first may be written.
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil && bytes.Contains(body, []byte("no handler for route")) {
+			return values.Values{}, false, fmt.Errorf("vault read %s: no secrets engine is mounted at %s/", path, s.mount)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	sec, err := s.client.Logical().ParseRawResponseAndCloseBody(resp, err)
 	if err != nil {
 		return values.Values{}, false, fmt.Errorf("vault read %s: %w", path, err)
 	}
