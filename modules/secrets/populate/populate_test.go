@@ -3,6 +3,7 @@ package populate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -611,4 +612,70 @@ func TestPopulateMissingMountWritesNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no secrets engine is mounted at nomount/") || !strings.Contains(err.Error(), "nothing written") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// TestPopulateAWS fills AWS Secrets Manager (a fake speaking its wire protocol: see
+// testutil.FakeSecretsManager) through the real SDK: a new secret is created as a JSON
+// object of properties, an existing one gains the missing property and keeps its own, and a
+// property-less entry stores the plain value.
+func TestPopulateAWS(t *testing.T) {
+	var log leaks
+	fake, url := testutil.NewFakeSecretsManager(t)
+	existing := log.secret("aws-existing-Value-99")
+	fake.SetSecret("app-db", `{"user":"`+existing+`"}`)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("POPULATE_AWS_TOKEN", log.secret("aws-token-Value-31"))
+	repo := writeRepo(t, map[string]string{
+		"config-root/a.yaml": `apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: app-db, namespace: app}
+spec:
+  secretStoreRef: {kind: ClusterSecretStore, name: aws-secrets-manager}
+  target: {name: app-db}
+  data:
+    - {secretKey: user, remoteRef: {key: app-db, property: user}}
+    - {secretKey: password, remoteRef: {key: app-db, property: password}}
+    - {secretKey: token, remoteRef: {key: app-token}}
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: aws-secrets-manager}
+spec:
+  provider:
+    aws: {service: SecretsManager, region: eu-west-1}
+`,
+		SourcesFile: `secrets:
+  - name: app-db
+    keys:
+      user: {password: {}}
+      password: {password: {length: 20}}
+      token: {ref: "ref+envsubst://$POPULATE_AWS_TOKEN"}
+`,
+	})
+	o := options(repo, &log)
+	o.Connection.AWSEndpoint = url
+	res, err := Populate(context.Background(), o)
+	log.record(res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(res); st["app/app-db user"] != Present || st["app/app-db password"] != Written || st["app/app-db token"] != Written {
+		t.Fatalf("statuses %v", st)
+	}
+	doc, _ := fake.Secret("app-db")
+	var props map[string]string
+	if err := json.Unmarshal([]byte(doc), &props); err != nil || props["user"] != existing || len(props["password"]) != 20 {
+		t.Fatal("app-db is not the existing object plus a 20-character password")
+	}
+	log.secret(props["password"])
+	if tok, _ := fake.Secret("app-token"); tok != "aws-token-Value-31" {
+		t.Fatal("the plain value was not stored as it is")
+	}
+	if res.Items[0].StorePath != "app-db#password" || res.Items[1].StorePath != "app-token" {
+		t.Fatalf("store paths %s, %s", res.Items[0].StorePath, res.Items[1].StorePath)
+	}
+	log.check(t)
 }

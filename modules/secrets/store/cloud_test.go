@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/configroot/configroot/internal/testutil"
 	"github.com/configroot/configroot/modules/secrets/values"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -80,7 +81,7 @@ func exercise(t *testing.T, s Store, stored func(key string) (string, bool)) {
 }
 
 func TestAWSStore(t *testing.T) {
-	f, url := newFakeAWS(t)
+	f, url := testutil.NewFakeSecretsManager(t)
 	s, err := NewAWS(context.Background(), AWSOptions{
 		Region: "eu-west-1", Endpoint: url,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret-key", ""),
@@ -88,13 +89,8 @@ func TestAWSStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exercise(t, s, func(key string) (string, bool) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		v, ok := f.secrets[key]
-		return v, ok
-	})
-	if got := strings.Join(f.calls[:3], ","); got != "GetSecretValue,PutSecretValue,CreateSecret" {
+	exercise(t, s, f.Secret)
+	if got := strings.Join(f.Calls()[:3], ","); got != "GetSecretValue,PutSecretValue,CreateSecret" {
 		t.Fatalf("a new secret took calls %s", got)
 	}
 }
