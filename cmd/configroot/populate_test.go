@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +22,7 @@ func TestPopulateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Stop)
-	bin := buildCLI(t)
+	bin := buildPopulateCLI(t)
 
 	const envValue = "cli-env-Value-2718"
 	const kept = "cli-kept-Value-1618"
@@ -70,7 +72,7 @@ spec:
 	t.Setenv("CLI_DB_USER", envValue)
 
 	var output strings.Builder
-	stdout, stderr, code := runCLI(t, bin, "populate", "--source", repo, "--dry-run")
+	stdout, stderr, code := runPopulateCLI(t, bin, "populate", "--source", repo, "--dry-run")
 	output.WriteString(stdout + stderr)
 	if code != 0 {
 		t.Fatalf("dry run: exit %d:\n%s", code, stderr)
@@ -89,7 +91,7 @@ spec:
 		t.Fatal("the dry run wrote")
 	}
 
-	stdout, stderr, code = runCLI(t, bin, "populate", "--source", repo)
+	stdout, stderr, code = runPopulateCLI(t, bin, "populate", "--source", repo)
 	output.WriteString(stdout + stderr)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, stderr)
@@ -107,7 +109,7 @@ spec:
 
 	// An unreachable store fails with exit code 1 before anything is written.
 	t.Setenv("CLI_DB_USER", "")
-	stdout, stderr, code = runCLI(t, bin, "populate", "--source", repo, "--overwrite", "--vault-addr", "http://127.0.0.1:1")
+	stdout, stderr, code = runPopulateCLI(t, bin, "populate", "--source", repo, "--overwrite", "--vault-addr", "http://127.0.0.1:1")
 	output.WriteString(stdout + stderr)
 	if code != 1 || !strings.Contains(stderr, "store vault") || !strings.Contains(stderr, "nothing written") {
 		t.Fatalf("unreachable Vault: exit %d:\n%s", code, stderr)
@@ -119,4 +121,31 @@ spec:
 			t.Fatalf("a value leaked:\n%s", output.String())
 		}
 	}
+}
+
+// buildPopulateCLI builds the configroot binary with the caller's Go build cache.
+func buildPopulateCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "configroot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runPopulateCLI runs the binary and returns its stdout, stderr and exit code.
+func runPopulateCLI(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return o.String(), e.String(), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
 }

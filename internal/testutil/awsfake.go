@@ -103,4 +103,3 @@ func (f *FakeSecretsManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail("InvalidAction", op)
 	}
 }
-
