@@ -628,6 +628,11 @@ func TestPopulateAWS(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("POPULATE_AWS_TOKEN", log.secret("aws-token-Value-31"))
+	// vals' own awssecrets provider reads from the same fake, through the SDK's
+	// service-specific endpoint variable.
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	fake.SetSecret("legacy/app", `{"apiKey":"`+log.secret("aws-ref-Value-57")+`"}`)
 	repo := writeRepo(t, map[string]string{
 		"config-root/a.yaml": `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
@@ -639,6 +644,7 @@ spec:
     - {secretKey: user, remoteRef: {key: app-db, property: user}}
     - {secretKey: password, remoteRef: {key: app-db, property: password}}
     - {secretKey: token, remoteRef: {key: app-token}}
+    - {secretKey: api-key, remoteRef: {key: app-db, property: api-key}}
 ---
 apiVersion: external-secrets.io/v1
 kind: ClusterSecretStore
@@ -653,10 +659,10 @@ spec:
       user: {password: {}}
       password: {password: {length: 20}}
       token: {ref: "ref+envsubst://$POPULATE_AWS_TOKEN"}
+      api-key: {ref: "ref+awssecrets://legacy/app#/apiKey"}
 `,
 	})
 	o := options(repo, &log)
-	o.Connection.AWSEndpoint = url
 	res, err := Populate(context.Background(), o)
 	log.record(res, err)
 	if err != nil {
@@ -667,15 +673,15 @@ spec:
 	}
 	doc, _ := fake.Secret("app-db")
 	var props map[string]string
-	if err := json.Unmarshal([]byte(doc), &props); err != nil || props["user"] != existing || len(props["password"]) != 20 {
-		t.Fatal("app-db is not the existing object plus a 20-character password")
+	if err := json.Unmarshal([]byte(doc), &props); err != nil || props["user"] != existing || len(props["password"]) != 20 || props["api-key"] != "aws-ref-Value-57" {
+		t.Fatal("app-db is not the existing object plus a 20-character password and the referenced key")
 	}
 	log.secret(props["password"])
 	if tok, _ := fake.Secret("app-token"); tok != "aws-token-Value-31" {
 		t.Fatal("the plain value was not stored as it is")
 	}
-	if res.Items[0].StorePath != "app-db#password" || res.Items[1].StorePath != "app-token" {
-		t.Fatalf("store paths %s, %s", res.Items[0].StorePath, res.Items[1].StorePath)
+	if res.Items[1].StorePath != "app-db#password" || res.Items[2].StorePath != "app-token" {
+		t.Fatalf("store paths %s, %s", res.Items[1].StorePath, res.Items[2].StorePath)
 	}
 	log.check(t)
 }
