@@ -15,8 +15,12 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## install the pinned helm and helmfile into ./bin (built from their Go modules)
+tools: ## install the pinned helm, helmfile, sops and vault (test server) into ./bin (built from their Go modules)
 	scripts/install-tools.sh $(BIN)
+
+.PHONY: tools-vault
+tools-vault: ## build only the Vault server of the populate tests into ./bin (about 10 minutes cold)
+	scripts/build-vault.sh $(BIN)
 
 .PHONY: build
 build: ## build the configroot CLI into ./bin

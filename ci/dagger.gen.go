@@ -61,21 +61,37 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 
 func (r Configroot) MarshalJSON() ([]byte, error) {
 	var concrete struct {
-		Source *dagger.Directory
+		Source        *dagger.Directory
+		Environment   string
+		KubeVersion   string
+		Image         string
+		SecretsFormat string
 	}
 	concrete.Source = r.Source
+	concrete.Environment = r.Environment
+	concrete.KubeVersion = r.KubeVersion
+	concrete.Image = r.Image
+	concrete.SecretsFormat = r.SecretsFormat
 	return json.Marshal(&concrete)
 }
 
 func (r *Configroot) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
-		Source *dagger.Directory
+		Source        *dagger.Directory
+		Environment   string
+		KubeVersion   string
+		Image         string
+		SecretsFormat string
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
 		return err
 	}
 	r.Source = concrete.Source
+	r.Environment = concrete.Environment
+	r.KubeVersion = concrete.KubeVersion
+	r.Image = concrete.Image
+	r.SecretsFormat = concrete.SecretsFormat
 	return nil
 }
 
@@ -204,28 +220,154 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var environment string
-			if inputArgs["environment"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["environment"]), &environment)
+			return (*Configroot).Check(&parent, ctx)
+		case "Pipeline":
+			var parent Configroot
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var repo string
+			if inputArgs["repo"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["repo"]), &repo)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg environment", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repo", err))
 				}
 			}
-			var image string
-			if inputArgs["image"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["image"]), &image)
+			var token *dagger.Secret
+			if inputArgs["token"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["token"]), &token)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg image", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg token", err))
 				}
 			}
-			var secretsFormat string
-			if inputArgs["secretsFormat"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["secretsFormat"]), &secretsFormat)
+			var branch string
+			if inputArgs["branch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg secretsFormat", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
 				}
 			}
-			return (*Configroot).Check(&parent, ctx, environment, image, secretsFormat)
+			var username string
+			if inputArgs["username"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
+				}
+			}
+			var sourceCommit string
+			if inputArgs["sourceCommit"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["sourceCommit"]), &sourceCommit)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceCommit", err))
+				}
+			}
+			var sourceRepository string
+			if inputArgs["sourceRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["sourceRepository"]), &sourceRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceRepository", err))
+				}
+			}
+			var vaultAddr string
+			if inputArgs["vaultAddr"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["vaultAddr"]), &vaultAddr)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultAddr", err))
+				}
+			}
+			var vaultToken *dagger.Secret
+			if inputArgs["vaultToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["vaultToken"]), &vaultToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultToken", err))
+				}
+			}
+			var awsAccessKeyId *dagger.Secret
+			if inputArgs["awsAccessKeyID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsAccessKeyID"]), &awsAccessKeyId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsAccessKeyID", err))
+				}
+			}
+			var awsSecretAccessKey *dagger.Secret
+			if inputArgs["awsSecretAccessKey"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSecretAccessKey"]), &awsSecretAccessKey)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSecretAccessKey", err))
+				}
+			}
+			var awsSessionToken *dagger.Secret
+			if inputArgs["awsSessionToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSessionToken"]), &awsSessionToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
+				}
+			}
+			var skipPopulate bool
+			if inputArgs["skipPopulate"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["skipPopulate"]), &skipPopulate)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skipPopulate", err))
+				}
+			}
+			return (*Configroot).Pipeline(&parent, ctx, repo, token, branch, username, sourceCommit, sourceRepository, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, skipPopulate)
+		case "Populate":
+			var parent Configroot
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var vaultAddr string
+			if inputArgs["vaultAddr"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["vaultAddr"]), &vaultAddr)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultAddr", err))
+				}
+			}
+			var vaultToken *dagger.Secret
+			if inputArgs["vaultToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["vaultToken"]), &vaultToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultToken", err))
+				}
+			}
+			var awsAccessKeyId *dagger.Secret
+			if inputArgs["awsAccessKeyID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsAccessKeyID"]), &awsAccessKeyId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsAccessKeyID", err))
+				}
+			}
+			var awsSecretAccessKey *dagger.Secret
+			if inputArgs["awsSecretAccessKey"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSecretAccessKey"]), &awsSecretAccessKey)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSecretAccessKey", err))
+				}
+			}
+			var awsSessionToken *dagger.Secret
+			if inputArgs["awsSessionToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSessionToken"]), &awsSessionToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
+				}
+			}
+			var dryRun bool
+			if inputArgs["dryRun"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["dryRun"]), &dryRun)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dryRun", err))
+				}
+			}
+			var overwrite bool
+			if inputArgs["overwrite"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["overwrite"]), &overwrite)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg overwrite", err))
+				}
+			}
+			return (*Configroot).Populate(&parent, ctx, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, dryRun, overwrite)
 		case "Publish":
 			var parent Configroot
 			err = json.Unmarshal(parentJSON, &parent)
@@ -288,46 +430,39 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceRepository", err))
 				}
 			}
-			var environment string
-			if inputArgs["environment"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["environment"]), &environment)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg environment", err))
-				}
-			}
-			var image string
-			if inputArgs["image"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["image"]), &image)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg image", err))
-				}
-			}
-			var secretsFormat string
-			if inputArgs["secretsFormat"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["secretsFormat"]), &secretsFormat)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg secretsFormat", err))
-				}
-			}
-			return (*Configroot).Publish(&parent, ctx, repo, token, branch, pullRequestBranch, username, author, sourceCommit, sourceRepository, environment, image, secretsFormat)
+			return (*Configroot).Publish(&parent, ctx, repo, token, branch, pullRequestBranch, username, author, sourceCommit, sourceRepository)
 		case "Render":
 			var parent Configroot
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var environment string
-			if inputArgs["environment"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["environment"]), &environment)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg environment", err))
-				}
-			}
 			var selector []string
 			if inputArgs["selector"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["selector"]), &selector)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg selector", err))
+				}
+			}
+			return (*Configroot).Render(&parent, ctx, selector)
+		case "":
+			var parent Configroot
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var source *dagger.Directory
+			if inputArgs["source"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
+				}
+			}
+			var environment string
+			if inputArgs["environment"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["environment"]), &environment)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg environment", err))
 				}
 			}
 			var kubeVersion string
@@ -351,21 +486,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg secretsFormat", err))
 				}
 			}
-			return (*Configroot).Render(&parent, ctx, environment, selector, kubeVersion, image, secretsFormat)
-		case "":
-			var parent Configroot
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var source *dagger.Directory
-			if inputArgs["source"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["source"]), &source)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg source", err))
-				}
-			}
-			return New(source), nil
+			return New(source, environment, kubeVersion, image, secretsFormat), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

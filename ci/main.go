@@ -1,6 +1,7 @@
 // Package main is configroot's Dagger module: render a GitOps cluster repo into config-root/
 // (one canonical file per Kubernetes resource, every Secret turned into an ExternalSecret),
-// check that a committed config-root is up to date, and publish it to the cluster repo.
+// check that a committed config-root is up to date, fill the secret stores, and publish
+// config-root to the cluster repo.
 //
 // helmfile runs in a container of the official helmfile image; everything after it runs as
 // Go inside the module, through the same packages as the configroot CLI (modules/render,
@@ -14,12 +15,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"dagger/configroot/internal/dagger"
 
 	"github.com/configroot/configroot/modules/publish"
 	"github.com/configroot/configroot/modules/render"
 	"github.com/configroot/configroot/modules/secrets"
+	"github.com/configroot/configroot/modules/secrets/populate"
 )
 
 // HelmfileImage is the image helmfile runs in: the official one, with helm inside. No digest
@@ -27,35 +30,30 @@ import (
 // as the image argument to pin one.
 const HelmfileImage = "ghcr.io/helmfile/helmfile:v1.8.0"
 
-// Configroot renders, checks and publishes a cluster repo's config-root.
+// Configroot renders, checks, populates and publishes a cluster repo's config-root.
 type Configroot struct {
 	// Source is the cluster repo.
 	Source *dagger.Directory
+	// Environment is the helmfile environment rendered.
+	Environment string
+	// KubeVersion is the Kubernetes version helm renders for.
+	KubeVersion string
+	// Image is the image helmfile runs in.
+	Image string
+	// SecretsFormat is the format of the ExternalSecrets.
+	SecretsFormat string
 }
 
-// New returns the module for a cluster repo.
+// New returns the module for a cluster repo and the settings every function renders with.
 func New(
 	// The cluster repo: helmfile.yaml, values, charts, configroot.yaml and
 	// .jx/secret/mapping/secret-mappings.yaml. Defaults to the repo the module is called from.
 	// +defaultPath="/"
 	// +ignore=[".git", "bin"]
 	source *dagger.Directory,
-) *Configroot {
-	return &Configroot{Source: source}
-}
-
-// Render renders the cluster repo into config-root/ and returns that folder: helmfile
-// template in the helmfile image, then layout and the Secret → ExternalSecret conversion
-// (the render fails if a Secret with data would reach config-root).
-func (m *Configroot) Render(
-	ctx context.Context,
 	// The helmfile environment to render (helmfile's -e).
 	// +optional
 	environment string,
-	// Render only the releases matching these label selectors (helmfile's -l); the result
-	// holds only their files.
-	// +optional
-	selector []string,
 	// The Kubernetes version helm renders for (default: configroot.yaml's kubeVersion, else
 	// v1.37.0).
 	// +optional
@@ -67,8 +65,21 @@ func (m *Configroot) Render(
 	// (kubernetes-client.io/v1).
 	// +default="eso"
 	secretsFormat string,
+) *Configroot {
+	return &Configroot{Source: source, Environment: environment, KubeVersion: kubeVersion, Image: image, SecretsFormat: secretsFormat}
+}
+
+// Render renders the cluster repo into config-root/ and returns that folder: helmfile
+// template in the helmfile image, then layout and the Secret → ExternalSecret conversion
+// (the render fails if a Secret with data would reach config-root).
+func (m *Configroot) Render(
+	ctx context.Context,
+	// Render only the releases matching these label selectors (helmfile's -l); the result
+	// holds only their files.
+	// +optional
+	selector []string,
 ) (*dagger.Directory, error) {
-	if err := m.renderTo(ctx, "config-root", renderArgs{environment, selector, kubeVersion, image, secretsFormat}); err != nil {
+	if _, err := m.renderTo(ctx, "config-root", selector); err != nil {
 		return nil, err
 	}
 	return dag.CurrentModule().Workdir("config-root"), nil
@@ -76,19 +87,8 @@ func (m *Configroot) Render(
 
 // Check renders the cluster repo afresh and fails when its committed config-root/ differs,
 // listing the files that would change: the regen check of a pull request.
-func (m *Configroot) Check(
-	ctx context.Context,
-	// The helmfile environment to render (helmfile's -e).
-	// +optional
-	environment string,
-	// The image helmfile and helm run in.
-	// +default="ghcr.io/helmfile/helmfile:v1.8.0"
-	image string,
-	// "eso" or "legacy", as the committed config-root was rendered.
-	// +default="eso"
-	secretsFormat string,
-) (string, error) {
-	o, conv, err := m.renderOptions(ctx, "", renderArgs{environment: environment, image: image, secretsFormat: secretsFormat})
+func (m *Configroot) Check(ctx context.Context) (string, error) {
+	o, conv, err := m.renderOptions(ctx, "", nil)
 	if err != nil {
 		return "", err
 	}
@@ -102,6 +102,43 @@ func (m *Configroot) Check(
 			d.Added, d.Changed, d.Removed, d.Markdown(16<<10))
 	}
 	return "config-root is up to date with a fresh render", nil
+}
+
+// Populate renders the cluster repo, then writes to the secret stores every value its
+// ExternalSecrets need and the stores lack, from the sources the repo declares in
+// .configroot/secret-sources.yaml; it returns one line per value (never the value).
+func (m *Configroot) Populate(
+	ctx context.Context,
+	// Vault's URL (default: the ClusterSecretStore's server).
+	// +optional
+	vaultAddr string,
+	// A Vault token allowed to read and write the KV mount.
+	// +optional
+	vaultToken *dagger.Secret,
+	// The AWS access key id for Secrets Manager (default: the SDK's credential chain).
+	// +optional
+	awsAccessKeyID *dagger.Secret,
+	// The AWS secret access key that goes with the access key id.
+	// +optional
+	awsSecretAccessKey *dagger.Secret,
+	// The AWS session token of temporary credentials.
+	// +optional
+	awsSessionToken *dagger.Secret,
+	// List what would be written; write nothing.
+	// +optional
+	dryRun bool,
+	// Replace values already in the stores.
+	// +optional
+	overwrite bool,
+) (string, error) {
+	o, _, err := m.renderOptions(ctx, "config-root", nil)
+	if err != nil {
+		return "", err
+	}
+	if _, err := render.Render(ctx, o); err != nil {
+		return "", err
+	}
+	return m.populate(ctx, o, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, dryRun, overwrite)
 }
 
 // Publish renders the cluster repo and commits config-root/ to the cluster repo's branch,
@@ -130,63 +167,78 @@ func (m *Configroot) Publish(
 	// The URL of the source repo, for the commit message.
 	// +optional
 	sourceRepository string,
-	// The helmfile environment to render (helmfile's -e).
-	// +optional
-	environment string,
-	// The image helmfile and helm run in.
-	// +default="ghcr.io/helmfile/helmfile:v1.8.0"
-	image string,
-	// "eso" or "legacy".
-	// +default="eso"
-	secretsFormat string,
 ) (string, error) {
-	if err := m.renderTo(ctx, "config-root", renderArgs{environment: environment, image: image, secretsFormat: secretsFormat}); err != nil {
+	if _, err := m.renderTo(ctx, "config-root", nil); err != nil {
 		return "", err
 	}
-	files, err := render.ReadFiles("config-root")
-	if err != nil {
-		return "", err
-	}
-	plain, err := token.Plaintext(ctx)
-	if err != nil {
-		return "", err
-	}
-	who, err := publish.ParseAuthor(author)
-	if err != nil {
-		return "", err
-	}
-	res, err := publish.Publish(ctx, publish.Options{
-		URL:               repo,
-		Branch:            branch,
-		PullRequestBranch: pullRequestBranch,
-		Credentials:       &publish.Credentials{Username: username, Token: publish.Secret(plain)},
-		Files:             files,
-		Author:            who,
-		Message:           publish.Message{SourceCommit: sourceCommit, SourceRepository: sourceRepository, RenderedBy: "configroot (dagger)"},
-		Progress:          os.Stderr,
-	})
-	switch {
-	case errors.Is(err, publish.ErrNoChanges):
-		return "no change", nil
-	case err != nil:
-		return "", publish.MaskError(err, plain)
-	}
-	return res.Commit, nil
+	return m.publish(ctx, publishArgs{repo, token, branch, pullRequestBranch, username, author, sourceCommit, sourceRepository})
 }
 
-// renderArgs are the render settings the functions share.
-type renderArgs struct {
-	environment   string
-	selector      []string
-	kubeVersion   string
-	image         string
-	secretsFormat string
+// Pipeline renders the cluster repo, fills the secret stores and commits config-root/ to the
+// cluster repo, as the Jenkins X Makefile's `make all commit push` did; it returns the
+// commit, or "no change".
+func (m *Configroot) Pipeline(
+	ctx context.Context,
+	// The cluster repo to publish to, as an https URL.
+	repo string,
+	// A token with push rights, sent as the password of basic auth.
+	token *dagger.Secret,
+	// The branch to publish to.
+	// +default="main"
+	branch string,
+	// The user name that goes with the token.
+	// +default="x-access-token"
+	username string,
+	// The commit of the source repo that was rendered, for the commit message.
+	// +optional
+	sourceCommit string,
+	// The URL of the source repo, for the commit message.
+	// +optional
+	sourceRepository string,
+	// Vault's URL (default: the ClusterSecretStore's server).
+	// +optional
+	vaultAddr string,
+	// A Vault token allowed to read and write the KV mount.
+	// +optional
+	vaultToken *dagger.Secret,
+	// The AWS access key id for Secrets Manager (default: the SDK's credential chain).
+	// +optional
+	awsAccessKeyID *dagger.Secret,
+	// The AWS secret access key that goes with the access key id.
+	// +optional
+	awsSecretAccessKey *dagger.Secret,
+	// The AWS session token of temporary credentials.
+	// +optional
+	awsSessionToken *dagger.Secret,
+	// Leave the secret stores alone: render and publish only.
+	// +optional
+	skipPopulate bool,
+) (string, error) {
+	o, _, err := m.renderOptions(ctx, "config-root", nil)
+	if err != nil {
+		return "", err
+	}
+	if _, err := render.Render(ctx, o); err != nil {
+		return "", fmt.Errorf("render: %w", err)
+	}
+	if !skipPopulate {
+		report, err := m.populate(ctx, o, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, false, false)
+		fmt.Fprint(os.Stderr, report)
+		if err != nil {
+			return "", fmt.Errorf("populate: %w", err)
+		}
+	}
+	commit, err := m.publish(ctx, publishArgs{repo: repo, token: token, branch: branch, username: username, sourceCommit: sourceCommit, sourceRepository: sourceRepository})
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	return commit, nil
 }
 
 // renderOptions exports the source into the module's runtime and returns the options of a
 // render of it into out (a folder of the module's working directory), with helmfile in a
 // container and the secrets conversion.
-func (m *Configroot) renderOptions(ctx context.Context, out string, a renderArgs) (render.Options, *secrets.Conversion, error) {
+func (m *Configroot) renderOptions(ctx context.Context, out string, selector []string) (render.Options, *secrets.Conversion, error) {
 	src, err := filepath.Abs("source")
 	if err != nil {
 		return render.Options{}, nil, err
@@ -198,29 +250,113 @@ func (m *Configroot) renderOptions(ctx context.Context, out string, a renderArgs
 	if err != nil {
 		return render.Options{}, nil, err
 	}
-	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.Format(a.secretsFormat)}}
+	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.Format(m.SecretsFormat)}}
 	return render.Options{
 		Source:   src,
 		Output:   out,
-		Template: render.TemplateOptions{Environment: a.environment, Selectors: a.selector, KubeVersion: a.kubeVersion},
-		Runner:   containerRunner{image: a.image, source: m.Source},
+		Template: render.TemplateOptions{Environment: m.Environment, Selectors: selector, KubeVersion: m.KubeVersion},
+		Runner:   containerRunner{image: m.Image, source: m.Source},
 		Progress: os.Stderr,
 		Filters:  conv.Filters(),
 	}, conv, nil
 }
 
 // renderTo renders the source into out, a folder of the module's working directory.
-func (m *Configroot) renderTo(ctx context.Context, out string, a renderArgs) error {
-	o, conv, err := m.renderOptions(ctx, out, a)
+func (m *Configroot) renderTo(ctx context.Context, out string, selector []string) (render.Result, error) {
+	o, conv, err := m.renderOptions(ctx, out, selector)
 	if err != nil {
-		return err
+		return render.Result{}, err
 	}
 	res, err := render.Render(ctx, o)
 	if err != nil {
-		return err
+		return render.Result{}, err
 	}
 	fmt.Fprintf(os.Stderr, "%d releases, %d files\n%s\n", len(res.Releases), res.Resources, conv.Summary())
-	return nil
+	return res, nil
+}
+
+// storeCredentials are the secret stores' credentials, as Dagger secrets.
+type storeCredentials struct {
+	vaultAddr                                           string
+	vaultToken, awsAccessKeyID, awsSecret, awsSessToken *dagger.Secret
+}
+
+// populate fills the stores from the render o made, and reports one line per value.
+func (m *Configroot) populate(ctx context.Context, o render.Options, c storeCredentials, dryRun, overwrite bool) (string, error) {
+	conn := populate.Connection{VaultAddr: c.vaultAddr}
+	var err error
+	if conn.VaultToken, err = plaintext(ctx, c.vaultToken); err != nil {
+		return "", err
+	}
+	// The AWS SDK reads its credentials from the environment of this one-shot process.
+	for name, s := range map[string]*dagger.Secret{"AWS_ACCESS_KEY_ID": c.awsAccessKeyID, "AWS_SECRET_ACCESS_KEY": c.awsSecret, "AWS_SESSION_TOKEN": c.awsSessToken} {
+		v, err := plaintext(ctx, s)
+		if err != nil {
+			return "", err
+		}
+		if v != "" {
+			if err := os.Setenv(name, v); err != nil {
+				return "", fmt.Errorf("set %s: %w", name, err)
+			}
+		}
+	}
+	res, err := populate.Populate(ctx, populate.Options{
+		Source: o.Source, ConfigRoot: o.Output, DryRun: dryRun, Overwrite: overwrite,
+		Connection: conn, Render: o, Log: os.Stderr,
+	})
+	var b strings.Builder
+	for _, it := range res.Items {
+		fmt.Fprintf(&b, "%s\t%s/%s\t%s\t%s\t%s\t%s\n", it.Status, it.Namespace, it.Secret, it.Key, it.Store, it.StorePath, it.Source)
+	}
+	return b.String(), err
+}
+
+func plaintext(ctx context.Context, s *dagger.Secret) (string, error) {
+	if s == nil {
+		return "", nil
+	}
+	return s.Plaintext(ctx)
+}
+
+// publishArgs are the arguments of a publish.
+type publishArgs struct {
+	repo                                        string
+	token                                       *dagger.Secret
+	branch, pullRequestBranch, username, author string
+	sourceCommit, sourceRepository              string
+}
+
+// publish commits the folder config-root of the working directory to the cluster repo.
+func (m *Configroot) publish(ctx context.Context, a publishArgs) (string, error) {
+	files, err := render.ReadFiles("config-root")
+	if err != nil {
+		return "", err
+	}
+	token, err := a.token.Plaintext(ctx)
+	if err != nil {
+		return "", err
+	}
+	who, err := publish.ParseAuthor(a.author)
+	if err != nil {
+		return "", err
+	}
+	res, err := publish.Publish(ctx, publish.Options{
+		URL:               a.repo,
+		Branch:            a.branch,
+		PullRequestBranch: a.pullRequestBranch,
+		Credentials:       &publish.Credentials{Username: a.username, Token: publish.Secret(token)},
+		Files:             files,
+		Author:            who,
+		Message:           publish.Message{SourceCommit: a.sourceCommit, SourceRepository: a.sourceRepository, RenderedBy: "configroot (dagger)"},
+		Progress:          os.Stderr,
+	})
+	switch {
+	case errors.Is(err, publish.ErrNoChanges):
+		return "no change", nil
+	case err != nil:
+		return "", publish.MaskError(err, token)
+	}
+	return res.Commit, nil
 }
 
 // containerRunner runs helmfile in a container of image, with the source mounted at the

@@ -78,6 +78,7 @@ it to the cluster repo and pushes it; pipeline renders then publishes.`,
 		newRenderCommand(stdout, stderr),
 		newCheckCommand(stdout, stderr),
 		newDiffCommand(stdout, stderr),
+		newPopulateCommand(stdout, stderr),
 		newPublishCommand(stdout, stderr),
 		newPipelineCommand(stdout, stderr),
 	)

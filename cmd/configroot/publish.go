@@ -183,8 +183,10 @@ type pipelineStep struct {
 
 func newPipelineCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		s renderSettings
-		p publishFlags
+		s            renderSettings
+		p            publishFlags
+		pop          populateFlags
+		skipPopulate bool
 	)
 	cmd := &cobra.Command{
 		Use:   "pipeline --repo URL_OR_PATH [flags] [-- HELMFILE_TEMPLATE_ARGS...]",
@@ -193,9 +195,9 @@ func newPipelineCommand(stdout, stderr io.Writer) *cobra.Command {
 
   1. render   as configroot render: helmfile template, kustomize, layout, written
               atomically into <source>/config-root (or --output)
-  2. populate NOT YET AVAILABLE: filling the secret store with the values the
-              ExternalSecrets reference belongs here (modules/secrets); until it
-              exists, pipeline does not populate anything
+  2. populate as configroot populate: fill the secret stores with the values the
+              ExternalSecrets of that folder need and the store lacks (--skip-populate
+              leaves the stores alone)
   3. publish  as configroot publish, of the folder just rendered
 
 The render and publish flags are those of configroot render and configroot publish
@@ -224,8 +226,15 @@ template.
 					_, err := s.render(ctx, stderr)
 					return err
 				}},
-				// populate (modules/secrets) goes here, between render and publish, once it
-				// exists: it reads the ExternalSecrets of output and fills the store.
+				{"populate", func(ctx context.Context) error {
+					if skipPopulate {
+						fmt.Fprintln(stderr, "skipped (--skip-populate)")
+						return nil
+					}
+					pop.o.Source, pop.o.ConfigRoot, pop.o.Render = s.o.Source, output, s.o
+					pop.verbose = p.verbose
+					return pop.run(ctx, stderr, stderr) // stdout carries only the commit
+				}},
 				{"publish", func(ctx context.Context) error {
 					return p.publishFolder(ctx, s.o.Source, output, s.o.AllowEmpty, stdout, stderr)
 				}},
@@ -242,5 +251,7 @@ template.
 	f := cmd.Flags()
 	s.bind(f, true)
 	p.bind(f)
+	pop.bind(f)
+	f.BoolVar(&skipPopulate, "skip-populate", false, "do not fill the secret stores (the render and the publish only)")
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/configroot/configroot/internal/testutil"
 	"github.com/configroot/configroot/modules/publish"
+	vault "github.com/hashicorp/vault/api"
 )
 
 const (
@@ -219,8 +220,19 @@ func TestCheckAndDiffCommands(t *testing.T) {
 	}
 }
 
+// TestPipelineCommand runs render, populate (into a real Vault) and publish in one command.
 func TestPipelineCommand(t *testing.T) {
+	v, err := testutil.StartVault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Stop)
+	t.Setenv("VAULT_ADDR", v.Addr)
+	t.Setenv("VAULT_TOKEN", v.Token)
 	src := exampleSource(t)
+	testutil.WriteFiles(t, src, map[string][]byte{".configroot/secret-sources.yaml": []byte("default:\n  password: {length: 20}\n")})
+	testutil.Git(t, src, "add", "--all")
+	testutil.Git(t, src, "commit", "--quiet", "-m", "secret sources")
 	bare := testutil.NewBareRepo(t, filepath.Join(t.TempDir(), "cluster.git"), "main", map[string][]byte{"README.md": []byte("# cluster\n")})
 	code, stdout, stderr := runCLI(t, "pipeline", "--source", src, "--repo", bare)
 	if code != 0 {
@@ -230,8 +242,25 @@ func TestPipelineCommand(t *testing.T) {
 	if stdout != commit+"\n" {
 		t.Errorf("stdout = %q, want %s", stdout, commit)
 	}
-	if !strings.Contains(stderr, "==> render\n") || !strings.Contains(stderr, "==> publish\n") {
-		t.Errorf("stderr does not show the steps:\n%s", stderr)
+	for _, step := range []string{"==> render\n", "==> populate\n", "==> publish\n"} {
+		if !strings.Contains(stderr, step) {
+			t.Errorf("stderr does not show %q:\n%s", step, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "populate: 3 written") {
+		t.Errorf("populate did not write the 3 missing values:\n%s", stderr)
+	}
+	// The values are in Vault, where the ExternalSecrets look for them.
+	client, err := vault.NewClient(&vault.Config{Address: v.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.SetToken(v.Token)
+	for _, path := range []string{"webapp/db", "webapp/admin/db"} {
+		s, err := client.KVv2("secret").Get(context.Background(), path)
+		if err != nil || s.Data["password"] == nil {
+			t.Errorf("secret/%s: %v, %v", path, err, s)
+		}
 	}
 	// The commit holds exactly the render.
 	checkout := filepath.Join(t.TempDir(), "checkout")
@@ -239,8 +268,12 @@ func TestPipelineCommand(t *testing.T) {
 	if d := testutil.DiffTrees(testutil.ReadTree(t, filepath.Join(src, "config-root")), testutil.ReadTree(t, filepath.Join(checkout, "config-root"))); d != "" {
 		t.Errorf("the published config-root differs from the render:\n%s", d)
 	}
-	code, stdout, _ = runCLI(t, "pipeline", "--source", src, "--repo", bare)
-	if code != 0 || stdout != "no change\n" {
-		t.Errorf("second pipeline: exit %d, stdout %q", code, stdout)
+	code, stdout, stderr = runCLI(t, "pipeline", "--source", src, "--repo", bare)
+	if code != 0 || stdout != "no change\n" || !strings.Contains(stderr, "populate: 3 already present") {
+		t.Errorf("second pipeline: exit %d, stdout %q\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "pipeline", "--source", src, "--repo", bare, "--skip-populate")
+	if code != 0 || stdout != "no change\n" || !strings.Contains(stderr, "skipped (--skip-populate)") {
+		t.Errorf("pipeline --skip-populate: exit %d, stdout %q\n%s", code, stdout, stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +37,14 @@ func ToolsEnv(t *testing.T) {
 	Tool(t, "helm")
 	Tool(t, "helmfile")
 	t.Setenv("PATH", filepath.Join(RepoRoot(t), "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	// Go's build cache defaults to $XDG_CACHE_HOME/go-build: keep the real one, or a test
+	// that builds the CLI after this call compiles every dependency again (minutes, now
+	// that the CLI links vals and the cloud SDKs).
+	if os.Getenv("GOCACHE") == "" {
+		if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+			t.Setenv("GOCACHE", strings.TrimSpace(string(out)))
+		}
+	}
 	home := t.TempDir()
 	for _, v := range []string{"HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "XDG_CACHE_HOME"} {
 		t.Setenv(v, filepath.Join(home, v))

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/configroot/configroot/internal/testutil"
+	"github.com/configroot/configroot/modules/secrets/values"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+const leak = "Sup3r-s3cret-payload"
+
+func props(kv ...string) values.Values {
+	var vs values.Values
+	for i := 0; i < len(kv); i += 2 {
+		vs.Set(kv[i], values.New(kv[i+1]))
+	}
+	return vs
+}
+
+// exercise runs the contract every Store keeps: an absent key reads as absent, a write
+// creates it, a second write replaces it, the raw (no property) form round-trips, and
+// errors never quote a value.
+func exercise(t *testing.T, s Store, stored func(key string) (string, bool)) {
+	t.Helper()
+	ctx := context.Background()
+	if _, exists, err := s.Read(ctx, "team-a-db"); err != nil || exists {
+		t.Fatalf("read of an absent secret: exists=%v err=%v", exists, err)
+	}
+	if err := s.Write(ctx, "team-a-db", props("password", leak, "user", "admin")); err != nil {
+		t.Fatal(err)
+	}
+	raw, ok := stored("team-a-db")
+	if !ok {
+		t.Fatal("the write did not reach the server")
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(raw), &m); err != nil || m["password"] != leak || m["user"] != "admin" {
+		t.Fatalf("the server holds no JSON object of the properties (%d bytes)", len(raw))
+	}
+	got, exists, err := s.Read(ctx, "team-a-db")
+	if err != nil || !exists {
+		t.Fatalf("read back: exists=%v err=%v", exists, err)
+	}
+	if v, _ := got.Get("password"); v.Reveal() != leak || got.Len() != 2 {
+		t.Fatalf("read back %v", got.Names())
+	}
+	if err := s.Write(ctx, "team-a-db", props("password", leak+"2", "user", "admin")); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ = s.Read(ctx, "team-a-db")
+	if v, _ := got.Get("password"); v.Reveal() != leak+"2" {
+		t.Fatal("second write did not replace the value")
+	}
+
+	if err := s.Write(ctx, "plain", props(Raw, leak)); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := stored("plain"); raw != leak {
+		t.Fatal("a raw value is not stored as it is")
+	}
+	got, _, _ = s.Read(ctx, "plain")
+	if v, _ := got.Get(Raw); v.Reveal() != leak || got.Len() != 1 {
+		t.Fatal("a raw value does not read back as the Raw property")
+	}
+
+	err = s.Write(ctx, "mixed", props(Raw, leak, "x", leak))
+	if err == nil || strings.Contains(err.Error(), leak) {
+		t.Fatalf("mixing raw and properties: %v", err)
+	}
+}
+
+func TestAWSStore(t *testing.T) {
+	f, url := testutil.NewFakeSecretsManager(t)
+	s, err := NewAWS(context.Background(), AWSOptions{
+		Region: "eu-west-1", Endpoint: url,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret-key", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exercise(t, s, f.Secret)
+	if got := strings.Join(f.Calls()[:3], ","); got != "GetSecretValue,PutSecretValue,CreateSecret" {
+		t.Fatalf("a new secret took calls %s", got)
+	}
+}
+
+func TestAWSStoreUnreachable(t *testing.T) {
+	s, err := NewAWS(context.Background(), AWSOptions{
+		Region: "eu-west-1", Endpoint: "http://" + closedAddr(t),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret-key", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, _, err = s.Read(ctx, "team-a-db")
+	if err == nil || !strings.Contains(err.Error(), "aws secrets manager read team-a-db") {
+		t.Fatalf("unreachable store: %v", err)
+	}
+}
+
+func TestGCPStore(t *testing.T) {
+	f, addr := newFakeGCP(t)
+	s, err := NewGCP(context.Background(), GCPOptions{Project: "acme", ClientOptions: []option.ClientOption{
+		option.WithEndpoint(addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	exercise(t, s, func(key string) (string, bool) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		vs := f.versions["projects/acme/secrets/"+key]
+		if len(vs) == 0 {
+			return "", false
+		}
+		return string(vs[len(vs)-1]), true
+	})
+	if n := len(f.versions["projects/acme/secrets/team-a-db"]); n != 2 {
+		t.Fatalf("two writes made %d versions", n)
+	}
+	if got := s.Path("projects/other/secrets/x/versions/3"); got != "projects/other/secrets/x" {
+		t.Fatalf("Path of a full name: %s", got)
+	}
+	if _, err := NewGCP(context.Background(), GCPOptions{}); err == nil {
+		t.Fatal("no project is not an error")
+	}
+}
+
+func TestAzureStore(t *testing.T) {
+	f, srv := newFakeAzure(t)
+	s, err := NewAzure(AzureOptions{
+		VaultURL:   srv.URL,
+		Credential: fakeCredential{},
+		ClientOptions: &azsecrets.ClientOptions{
+			ClientOptions:                        policy.ClientOptions{Transport: srv.Client(), Retry: policy.RetryOptions{MaxRetries: -1}},
+			DisableChallengeResourceVerification: true,
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exercise(t, s, func(key string) (string, bool) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		v, ok := f.secrets[key]
+		return v, ok
+	})
+	if got := s.Path("secret/team-a-db"); got != srv.URL+"/secrets/team-a-db" {
+		t.Fatalf("Path strips no secret/ prefix: %s", got)
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}

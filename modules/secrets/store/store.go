@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/configroot/configroot/modules/secrets/values"
+)
+
+// Kind names a store backend, as External Secrets' ClusterSecretStore spec.provider does.
+type Kind string
+
+// The backends populate writes to.
+const (
+	Vault Kind = "vault"
+	GCP   Kind = "gcpsm"
+	AWS   Kind = "aws"
+	Azure Kind = "azurekv"
+)
+
+// Raw is the property name of a remote secret whose payload is one plain value rather than a
+// JSON object of properties (an ExternalSecret entry with no remoteRef.property).
+const Raw = ""
+
+// Store reads and writes whole remote secrets, each a set of properties.
+//
+// A Store is used by one run of populate: it may remember what it read (Vault's version, for
+// check-and-set) to refuse a Write that would lose a change made in between.
+type Store interface {
+	// Read returns the properties held at key; exists is false, with no error, when there is
+	// no secret (or no current version of it) at key.
+	Read(ctx context.Context, key string) (props values.Values, exists bool, err error)
+	// Write replaces the properties at key with props, creating the secret when needed.
+	Write(ctx context.Context, key string, props values.Values) error
+	// Path is where key lives in the store, for reports and errors (never a value).
+	Path(key string) string
+}
+
+// ErrChanged is returned by Write when the secret changed since it was read.
+var ErrChanged = errors.New("changed since it was read")
+
+// encodeDoc turns properties into the payload of a store that holds one string per secret
+// (GCP, AWS, Azure): a JSON object of properties, or the Raw property on its own.
+func encodeDoc(props values.Values) (string, error) {
+	if v, ok := props.Get(Raw); ok {
+		if props.Len() > 1 {
+			return "", fmt.Errorf("a plain value (no property) and named properties cannot share one secret")
+		}
+		return v.Reveal(), nil
+	}
+	b, err := json.Marshal(props.Reveal())
+	if err != nil {
+		return "", fmt.Errorf("encode properties: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeDoc reads a payload: a JSON object's string (or scalar) fields become properties;
+// anything else is the Raw property.
+func decodeDoc(payload string) values.Values {
+	var props values.Values
+	var m map[string]any
+	if err := json.Unmarshal([]byte(payload), &m); err == nil && m != nil {
+		for k, v := range m {
+			switch t := v.(type) {
+			case string:
+				props.Set(k, values.New(t))
+			case nil:
+			default:
+				b, _ := json.Marshal(t)
+				props.Set(k, values.New(string(b)))
+			}
+		}
+		return props
+	}
+	props.Set(Raw, values.New(payload))
+	return props
+}
