@@ -242,6 +242,10 @@ func TestLayoutErrors(t *testing.T) {
 			"release a/r: c/templates/one.yaml and release a/r: c/templates/two.yaml: the same resource /ConfigMap/a/x is rendered twice"},
 		{"bad CRD scope", map[string]string{"a/r/c/crds/crd.yaml": "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: x.example.com}\nspec: {group: example.com, names: {kind: X}, scope: Global}\n"},
 			`release a/r: c/crds/crd.yaml: CustomResourceDefinition x.example.com: spec.scope "Global": want Cluster or Namespaced`},
+		{"duplicate key hiding secret data", map[string]string{"a/r/c/templates/s.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {}\ndata:\n  password: aHVudGVyMg==\n"},
+			`release a/r: c/templates/s.yaml: line 5: key "data" appears twice in one mapping`},
+		{"duplicate kind", map[string]string{"a/r/c/templates/s.yaml": "apiVersion: v1\nkind: ConfigMap\nkind: Secret\nmetadata: {name: s}\n"},
+			`line 3: key "kind" appears twice`},
 		{"not a rendered tree", map[string]string{"a/x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"},
 			"a/x.yaml: not in <namespace>/<release>/<chart>/"},
 	}

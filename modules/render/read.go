@@ -111,6 +111,9 @@ func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNod
 		if n.YNode().Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("%s: not a Kubernetes resource: a document is a YAML %s, not a mapping", src, n.YNode().ShortTag())
 		}
+		if err := duplicateKeys(n.YNode()); err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
 		if err := setAnnotations(n, anns); err != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
@@ -166,4 +169,34 @@ func mappingField(n *yaml.RNode, key string) (*yaml.RNode, error) {
 		return nil, fmt.Errorf("%s is a YAML %s, not a mapping", key, f.Value.YNode().ShortTag())
 	}
 	return f.Value, nil
+}
+
+// duplicateKeys rejects a mapping that holds one key twice, at any depth. YAML forbids it,
+// helm lets it through, and readers disagree on which value wins: kyaml sees the first, the
+// API server the last. A Secret with "data: {}" then a second "data:" must not pass for
+// empty, nor a "kind: ConfigMap" then "kind: Secret" for a ConfigMap.
+func duplicateKeys(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := make(map[string]bool, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode {
+				if seen[k.Value] {
+					return fmt.Errorf("line %d: key %q appears twice in one mapping", k.Line, k.Value)
+				}
+				seen[k.Value] = true
+			}
+			if err := duplicateKeys(n.Content[i+1]); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode, yaml.DocumentNode:
+		for _, c := range n.Content {
+			if err := duplicateKeys(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
