@@ -1,6 +1,8 @@
 package publish
 
 import (
+	"encoding/json"
+	"log/slog"
 	"net/url"
 	"strings"
 )
@@ -8,9 +10,23 @@ import (
 // masked is what a secret is replaced with in errors and printed values.
 const masked = "*****"
 
-// Secret is a credential. It prints as "*****" with the fmt verbs, so that an Options or
-// Credentials value logged by mistake does not leak it.
+// Secret is a credential. It prints as "*****" with the fmt verbs, in JSON, as text and in
+// slog, so that an Options or Credentials value logged by mistake does not leak it.
 type Secret string
+
+var (
+	_ json.Marshaler = Secret("")
+	_ slog.LogValuer = Secret("")
+)
+
+// MarshalJSON returns the mask as a JSON string, never the secret.
+func (Secret) MarshalJSON() ([]byte, error) { return json.Marshal(masked) }
+
+// MarshalText returns the mask, never the secret.
+func (Secret) MarshalText() ([]byte, error) { return []byte(masked), nil }
+
+// LogValue returns the mask, never the secret.
+func (Secret) LogValue() slog.Value { return slog.StringValue(masked) }
 
 // String returns the mask, never the secret.
 func (Secret) String() string { return masked }

@@ -3,6 +3,7 @@ package publish
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,8 +38,16 @@ func TestMaskString(t *testing.T) {
 
 func TestSecretNeverPrints(t *testing.T) {
 	c := Credentials{Username: "u", Token: "abc123"}
-	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s %q", c, c, c, c.Token, c.Token)} {
-		if strings.Contains(s, "abc123") {
+	js, err := json.Marshal(Options{Credentials: &c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := c.Token.MarshalText()
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("publish", "credentials", c, "token", c.Token)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("publish", "credentials", c, "token", c.Token)
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s %q %x", c, c, c, c.Token, c.Token, c.Token), string(js), string(text), logged.String()} {
+		if strings.Contains(s, "abc123") || strings.Contains(s, "616263313233") {
 			t.Errorf("the token printed: %s", s)
 		}
 	}
