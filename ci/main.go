@@ -66,6 +66,9 @@ func New(
 	// +default="eso"
 	secretsFormat string,
 ) *Configroot {
+	if image == "" {
+		image = HelmfileImage
+	}
 	return &Configroot{Source: source, Environment: environment, KubeVersion: kubeVersion, Image: image, SecretsFormat: secretsFormat}
 }
 
@@ -250,7 +253,7 @@ func (m *Configroot) renderOptions(ctx context.Context, out string, selector []s
 	if err != nil {
 		return render.Options{}, nil, err
 	}
-	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.Format(m.SecretsFormat)}}
+	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.Format(m.SecretsFormat), Partial: len(selector) > 0}}
 	return render.Options{
 		Source:   src,
 		Output:   out,
@@ -332,6 +335,9 @@ func (m *Configroot) publish(ctx context.Context, a publishArgs) (string, error)
 	if err != nil {
 		return "", err
 	}
+	if err := secrets.GuardFiles(files); err != nil {
+		return "", err
+	}
 	token, err := a.token.Plaintext(ctx)
 	if err != nil {
 		return "", err
@@ -375,7 +381,8 @@ func (r containerRunner) Run(ctx context.Context, c render.Command, stdout, stde
 	out, err := ctr.Stdout(ctx)
 	var exec *dagger.ExecError
 	if errors.As(err, &exec) {
-		return &render.ExecError{Name: c.Name, Args: c.Args, Code: exec.ExitCode, Err: err, Stderr: render.TailStderr(exec.Stderr)}
+		// Dagger's own message repeats the whole command line: keep only the status.
+		return &render.ExecError{Name: c.Name, Args: c.Args, Code: exec.ExitCode, Err: fmt.Errorf("exit code %d", exec.ExitCode), Stderr: render.TailStderr(exec.Stderr)}
 	}
 	if err != nil {
 		return err

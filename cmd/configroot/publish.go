@@ -12,6 +12,7 @@ import (
 
 	"github.com/configroot/configroot/modules/publish"
 	"github.com/configroot/configroot/modules/render"
+	"github.com/configroot/configroot/modules/secrets"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -52,6 +53,9 @@ func (p *publishFlags) publishFolder(ctx context.Context, source, dir string, al
 	}
 	if err != nil {
 		return err
+	}
+	if err := secrets.GuardFiles(files); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
 	}
 	src, err := publish.ReadSource(source)
 	if err != nil {

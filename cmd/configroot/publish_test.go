@@ -277,3 +277,23 @@ func TestPipelineCommand(t *testing.T) {
 		t.Errorf("pipeline --skip-populate: exit %d, stdout %q\n%s", code, stdout, stderr)
 	}
 }
+
+// TestPublishRefusesSecretData checks that publish runs the leak guard over the folder it
+// commits: a hand-edited config-root holding a Secret with data never reaches the repo.
+func TestPublishRefusesSecretData(t *testing.T) {
+	src, _ := sourceRepo(t, map[string][]byte{
+		"config-root/namespaces/apps/web/db-secret.yaml": []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: apps}\nstringData: {password: guard-Value-7}\n"),
+	})
+	bare := testutil.NewBareRepo(t, filepath.Join(t.TempDir(), "cluster.git"), "main", map[string][]byte{"README.md": []byte("# cluster\n")})
+	before := testutil.Git(t, bare, "rev-parse", "main")
+	code, stdout, stderr := runCLI(t, "publish", "--source", src, "--repo", bare)
+	if code == 0 || !strings.Contains(stderr, "db-secret.yaml: Secret apps/db (keys password)") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if strings.Contains(stdout+stderr, "guard-Value-7") {
+		t.Error("the value was printed")
+	}
+	if after := testutil.Git(t, bare, "rev-parse", "main"); after != before {
+		t.Errorf("main moved from %s to %s", before, after)
+	}
+}

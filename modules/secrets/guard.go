@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,4 +58,27 @@ func (g Guard) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 			AnnotationExclude, strings.Join(leaks, "\n  "))
 	}
 	return nodes, nil
+}
+
+// GuardFiles runs the Guard over a config-root already on disk (a hand edit, a render of an
+// older configroot), before it is published: a Secret with data and without the opt-out
+// annotation is an error naming its file and keys.
+func GuardFiles(files render.Files) error {
+	var nodes []*yaml.RNode
+	for _, p := range files.Paths() {
+		read, err := (&kio.ByteReader{Reader: bytes.NewReader(files[p]), OmitReaderAnnotations: true}).Read()
+		if err != nil {
+			continue // not YAML: not a Secret either
+		}
+		for _, n := range read {
+			if isSecret(n) {
+				if err := render.SetOrigin(n, render.Release{Namespace: n.GetNamespace(), Name: "config-root"}, p); err != nil {
+					return err
+				}
+				nodes = append(nodes, n)
+			}
+		}
+	}
+	_, err := Guard{}.Filter(nodes)
+	return err
 }

@@ -43,3 +43,20 @@ type: kubernetes.io/tls
 		t.Errorf("allowed %v", allowed)
 	}
 }
+
+func TestGuardFiles(t *testing.T) {
+	files := render.Files{
+		"namespaces/apps/web/token-secret.yaml": []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: apps}\nstringData: {token: hunter2}\n"),
+		"namespaces/apps/web/kept-secret.yaml":  []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: kept, namespace: apps, annotations: {secret.jenkins-x.io/convert-exclude: \"true\"}}\nstringData: {a: b}\n"),
+		"namespaces/apps/web/empty-secret.yaml": []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: empty, namespace: apps}\n"),
+		"README.md":                             []byte("# not YAML: {[\n"),
+	}
+	err := secrets.GuardFiles(files)
+	if err == nil || !strings.Contains(err.Error(), "namespaces/apps/web/token-secret.yaml: Secret apps/token (keys token)") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error %v", err)
+	}
+	delete(files, "namespaces/apps/web/token-secret.yaml")
+	if err := secrets.GuardFiles(files); err != nil {
+		t.Fatalf("clean files: %v", err)
+	}
+}
