@@ -91,7 +91,8 @@ func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Co
 	if err != nil {
 		return render.Options{}, nil, err
 	}
-	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores}}
+	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores,
+		Partial: len(o.Template.Selectors) > 0}}
 	o.Filters = conv.Filters()
 	return o, conv, nil
 }

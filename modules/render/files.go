@@ -134,8 +134,8 @@ type WriteStats struct {
 func (s WriteStats) Written() int { return s.Added + s.Changed }
 
 // WriteAtomic replaces the folder dir with exactly files: it writes them into a temporary
-// folder beside dir, then swaps the two with renames, so that dir is always either the old
-// tree or the new one. When nothing changed, dir is left untouched (not even rewritten). On
+// folder beside dir, then swaps the two (in one atomic exchange on Linux), so that dir holds
+// either the old tree or the new one, never a mix. When nothing changed, dir is left untouched (not even rewritten). On
 // error, dir is as it was and the temporary folder is gone.
 func WriteAtomic(dir string, files Files) (WriteStats, error) {
 	old, err := readTree(dir)
@@ -190,12 +190,18 @@ func WriteAtomic(dir string, files Files) (WriteStats, error) {
 	return st, nil
 }
 
-// swap moves tmp to dir, keeping the old dir until the new one is in place.
+// swap puts tmp in the place of dir. Where the system can exchange two paths in one step
+// (Linux's renameat2 RENAME_EXCHANGE), dir is never missing; elsewhere dir is renamed aside
+// first and restored if the second rename fails.
 func swap(dir, tmp string, exists bool) error {
 	if !exists {
 		if err := os.Rename(tmp, dir); err != nil {
 			return fmt.Errorf("write %s: %w", dir, err)
 		}
+		return nil
+	}
+	if err := exchange(tmp, dir); err == nil {
+		// tmp now holds the previous tree; the caller's deferred RemoveAll drops it.
 		return nil
 	}
 	backup := tmp + ".old"

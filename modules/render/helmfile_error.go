@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -75,7 +76,9 @@ func newTemplateError(file string, exec *ExecError) *TemplateError {
 	case helmfileLine != "":
 		e.Reason = helmfileLine
 	default:
-		e.Reason = exec.Error()
+		// No line says why: the stderr tail stays out of the message (it may echo values);
+		// -v shows it.
+		e.Reason = fmt.Sprintf("%s failed (%v); run with -v to see its output", exec.Name, exec.Err)
 	}
 	return e
 }

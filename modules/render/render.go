@@ -128,6 +128,9 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 			c.Releases = append(c.Releases, r)
 		}
 	}
+	if err := checkFolders(c.Releases); err != nil {
+		return Collected{}, err
+	}
 	for _, r := range c.Releases {
 		kind := "release"
 		if r.Chart == "" {
@@ -197,6 +200,22 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+// checkFolders rejects two releases that would share one folder of config-root (release
+// "foo" of chart "bar" and release "bar-foo" of chart "bar" are both "bar-foo"): their files
+// would mix, and a render of one would delete the other's.
+func checkFolders(releases []Release) error {
+	seen := map[string]Release{}
+	for _, r := range releases {
+		key := r.Namespace + "/" + r.Folder()
+		if prev, ok := seen[key]; ok {
+			return fmt.Errorf("releases %s (chart %q) and %s (chart %q) would share the config-root folder %s: rename one",
+				prev, prev.Chart, r, r.Chart, key)
+		}
+		seen[key] = r
+	}
+	return nil
 }
 
 // noReleasesMatched reports helmfile's exit status 3: no release matched the selectors and

@@ -65,3 +65,18 @@ func TestRenderHandsTheRunnerTheCLICommand(t *testing.T) {
 		t.Errorf("%d files", res.Resources)
 	}
 }
+
+func TestRenderRefusesReleasesSharingAFolder(t *testing.T) {
+	runner := &remoteRunner{tree: map[string]string{
+		"apps/foo/bar/templates/cm.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+		"apps/bar-foo/bar/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n",
+	}}
+	out := filepath.Join(t.TempDir(), "config-root")
+	_, err := Render(t.Context(), Options{Source: t.TempDir(), Output: out, Runner: runner})
+	if err == nil || !strings.Contains(err.Error(), `releases apps/bar-foo (chart "bar") and apps/foo (chart "bar") would share the config-root folder apps/bar-foo`) {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("config-root was written")
+	}
+}

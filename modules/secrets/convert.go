@@ -48,6 +48,9 @@ type Converter struct {
 	NoStores bool
 	// Report, when set, receives what the conversion did.
 	Report *Report
+	// Partial says the render holds only some releases (selectors): mapping rules naming
+	// Secrets it lacks are not warned about.
+	Partial bool
 }
 
 var _ kio.Filter = Converter{}
@@ -132,7 +135,7 @@ func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 
 	for i := range c.Mapping.Secrets {
-		if r := &c.Mapping.Secrets[i]; !usedRules[r] {
+		if r := &c.Mapping.Secrets[i]; !usedRules[r] && !c.Partial {
 			report.Warnings = append(report.Warnings, fmt.Sprintf("%s:%d: the mapping names Secret %s, which this render does not produce",
 				c.Mapping.File, r.line, strings.TrimPrefix(r.Namespace+"/"+r.Name, "/")))
 		}
@@ -237,7 +240,7 @@ func remote(n *yaml.RNode, key string, rule *SecretRule, st store) remoteRef {
 	ref := remoteRef{Property: key}
 	switch st.backend {
 	case Vault:
-		ref.Key = "secret/data/" + strings.ReplaceAll(name, "-", "/")
+		ref.Key = st.settings.Vault.Path + "/data/" + strings.ReplaceAll(name, "-", "/")
 	case GCP:
 		ref.Key = name
 		if p := st.settings.GcpSecretsManager.UniquePrefix; p != "" {
@@ -285,13 +288,17 @@ type labelsAndAnnotations struct {
 	Annotations map[string]string `yaml:"annotations,omitempty"`
 }
 
-// templateMeta is the Secret's own labels and annotations, for the generated Secret.
-func templateMeta(n *yaml.RNode) *labelsAndAnnotations {
+// templateMeta is the Secret's own labels and annotations, for the generated Secret. ESO
+// runs its templates over them too: escape makes their values literal.
+func templateMeta(n *yaml.RNode, escape func(string) string) *labelsAndAnnotations {
 	m := &labelsAndAnnotations{Labels: n.GetLabels(), Annotations: map[string]string{}}
 	for k, v := range n.GetAnnotations() {
 		if !render.IsOriginAnnotation(k) && k != AnnotationExclude {
-			m.Annotations[k] = v
+			m.Annotations[k] = escape(v)
 		}
+	}
+	for k, v := range m.Labels {
+		m.Labels[k] = escape(v)
 	}
 	if len(m.Labels) == 0 && len(m.Annotations) == 0 {
 		return nil
@@ -376,7 +383,7 @@ func (c Converter) eso(n *yaml.RNode, entries []entry, rule *SecretRule, st stor
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &esoTemplate{Type: secretType(n), EngineVersion: "v2", MergePolicy: "Merge", Metadata: templateMeta(n), Data: plain}
+	tmpl := &esoTemplate{Type: secretType(n), EngineVersion: "v2", MergePolicy: "Merge", Metadata: templateMeta(n, escapeTemplate), Data: plain}
 	if tmpl.Type != "" || tmpl.Metadata != nil || tmpl.Data != nil {
 		es.Spec.Target.Template = tmpl
 	}
@@ -449,7 +456,7 @@ func (c Converter) legacy(n *yaml.RNode, entries []entry, rule *SecretRule, st s
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &legacyTemplate{Metadata: templateMeta(n), Type: secretType(n), StringData: plain}
+	tmpl := &legacyTemplate{Metadata: templateMeta(n, func(s string) string { return s }), Type: secretType(n), StringData: plain}
 	if tmpl.Metadata != nil || tmpl.Type != "" || tmpl.StringData != nil {
 		es.Spec.Template = tmpl
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/configroot/configroot/internal/testutil"
 	"github.com/configroot/configroot/modules/render"
@@ -308,5 +309,27 @@ spec:
 	store := string(files["cluster/resources/external-secrets/secret-stores/"+report.Stores[1]+"-clustersecretstore.yaml"])
 	if !strings.Contains(store, "region: eu-west-1") {
 		t.Errorf("store:\n%s", store)
+	}
+}
+
+func TestConvertVaultPathAndTemplateEscaping(t *testing.T) {
+	m, err := secrets.ParseMapping("m.yaml", []byte("kind: SecretMapping\nspec:\n  defaults:\n    backendType: vault\n    vault: {path: kv}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, _, err := render.ReadRendered(fstest.MapFS{"apps/web/web/templates/s.yaml": {Data: []byte(
+		"apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-db\n  annotations: {note: \"{{ not a template }}\"}\nstringData: {password: p}\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := render.LayoutFiles(nodes, secrets.Converter{Mapping: m}, render.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := string(files["namespaces/apps/web/web-db-externalsecret.yaml"])
+	for _, want := range []string{"key: kv/data/web/db", `note: '{{ "{{" }} not a template }}'`} {
+		if !strings.Contains(es, want) {
+			t.Errorf("missing %q in:\n%s", want, es)
+		}
 	}
 }
