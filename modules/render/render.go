@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -155,15 +156,23 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], c.Layout())...)
+	layout := c.Layout()
+	var old Files
+	if c.Partial {
+		// The releases not rendered keep their files; their CRDs still say which kinds are
+		// cluster-scoped.
+		if old, err = readTree(o.Output); err != nil {
+			return Result{}, err
+		}
+		layout.ClusterScopedKinds = append(layout.ClusterScopedKinds, clusterScopedCRDs(old)...)
+	}
+	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout)...)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
 	if c.Partial {
-		if files, err = mergePartial(o.Output, files, c.Releases); err != nil {
-			return Result{}, err
-		}
+		files = mergePartial(old, files, c.Releases)
 	}
 	if res.Files, err = WriteAtomic(o.Output, files); err != nil {
 		return Result{}, err
@@ -171,26 +180,67 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
-// mergePartial adds to files every existing file of config-root that does not belong to
-// one of the rendered releases, so that a render limited by selectors keeps the rest.
-func mergePartial(output string, files Files, releases []Release) (Files, error) {
-	old, err := readTree(output)
-	if err != nil {
-		return nil, err
-	}
+// mergePartial adds to files every file of the existing config-root old that does not
+// belong to one of the rendered releases, so that a render limited by selectors keeps the
+// rest. A release owns its folders under its own namespace, and the files of its folder
+// under other namespaces whose helm annotations name it.
+func mergePartial(old, files Files, releases []Release) Files {
 	owned := make([]string, 0, 3*len(releases))
+	byFolder := map[string][]Release{}
 	for _, r := range releases {
 		for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
 			owned = append(owned, path.Join(top, r.Namespace, r.Folder())+"/")
 		}
+		byFolder[r.Folder()] = append(byFolder[r.Folder()], r)
 	}
 	for p, data := range old {
-		if _, ok := files[p]; ok || hasAnyPrefix(p, owned) {
+		if _, ok := files[p]; ok || hasAnyPrefix(p, owned) || ownedElsewhere(p, data, byFolder) {
 			continue
 		}
 		files[p] = data
 	}
-	return files, nil
+	return files
+}
+
+// ownedElsewhere reports whether the file p, in namespaces/<other>/<folder>/, is a resource
+// a rendered release put in another namespace than its own (its helm annotations say so).
+func ownedElsewhere(p string, data []byte, byFolder map[string][]Release) bool {
+	parts := strings.Split(p, "/")
+	if len(parts) != 4 || parts[0] != DirNamespaces || len(byFolder[parts[2]]) == 0 {
+		return false
+	}
+	n, err := yaml.Parse(string(data))
+	if err != nil {
+		return false
+	}
+	anns := n.GetAnnotations()
+	for _, r := range byFolder[parts[2]] {
+		if anns[AnnotationReleaseName] == r.Name && anns[AnnotationReleaseNamespace] == r.Namespace {
+			return true
+		}
+	}
+	return false
+}
+
+// clusterScopedCRDs returns "<group>/<kind>" of every cluster-scoped CRD in files.
+func clusterScopedCRDs(files Files) []string {
+	var kinds []string
+	for p, data := range files {
+		if !strings.HasPrefix(p, DirCRDs+"/") {
+			continue
+		}
+		n, err := yaml.Parse(string(data))
+		if err != nil {
+			continue
+		}
+		if scope, _ := n.GetString("spec.scope"); scope == "Cluster" {
+			group, _ := n.GetString("spec.group")
+			kind, _ := n.GetString("spec.names.kind")
+			kinds = append(kinds, group+"/"+kind)
+		}
+	}
+	sort.Strings(kinds)
+	return kinds
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {
