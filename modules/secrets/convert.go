@@ -154,7 +154,7 @@ func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		if c.Format != FormatESO || c.NoStores {
 			continue
 		}
-		node, err := st.manifest()
+		node, err := st.manifest(c.Mapping.File)
 		if err != nil {
 			return nil, err
 		}

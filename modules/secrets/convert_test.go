@@ -269,7 +269,7 @@ func TestConvertNeedsStoreSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = render.LayoutFiles(nodes, secrets.Converter{Mapping: m}, render.Layout{})
-	if err == nil || !strings.Contains(err.Error(), "ClusterSecretStore gcp-secrets-manager: spec.defaults.gcpSecretsManager.projectId is required") {
+	if err == nil || !strings.Contains(err.Error(), "m.yaml: ClusterSecretStore gcp-secrets-manager: gcpSecretsManager.projectId is required, in spec.defaults or in the rule of the Secret") {
 		t.Fatalf("error %v", err)
 	}
 	if _, err := render.LayoutFiles(nodes, secrets.Converter{Mapping: m, NoStores: true}, render.Layout{}); err != nil {

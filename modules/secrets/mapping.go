@@ -54,7 +54,9 @@ type Mapping struct {
 
 // Defaults are the mapping's spec.defaults.
 type Defaults struct {
-	BackendType   Backend `yaml:"backendType"`
+	// BackendType is the store of every Secret without a rule naming another (default vault).
+	BackendType Backend `yaml:"backendType"`
+	// StoreSettings configure the stores.
 	StoreSettings `yaml:",inline"`
 }
 
@@ -74,43 +76,61 @@ type StoreSettings struct {
 
 // VaultSettings locate Vault for the ClusterSecretStore (configroot extension).
 type VaultSettings struct {
-	Server    string `yaml:"server,omitempty"`
-	Path      string `yaml:"path,omitempty"`
-	Role      string `yaml:"role,omitempty"`
+	// Server is Vault's URL as the cluster reaches it (default http://vault.vault:8200).
+	Server string `yaml:"server,omitempty"`
+	// Path is the KV version 2 mount (default secret).
+	Path string `yaml:"path,omitempty"`
+	// Role is the Kubernetes auth role ESO logs in with (default external-secrets).
+	Role string `yaml:"role,omitempty"`
+	// MountPath is the Kubernetes auth mount (default kubernetes).
 	MountPath string `yaml:"mountPath,omitempty"`
 }
 
 // GCPSettings configure Google Secret Manager.
 type GCPSettings struct {
-	ProjectID    string `yaml:"projectId,omitempty"`
+	// ProjectID is the Google Cloud project holding the secrets.
+	ProjectID string `yaml:"projectId,omitempty"`
+	// UniquePrefix starts every remote key (usually the cluster's name).
 	UniquePrefix string `yaml:"uniquePrefix,omitempty"`
-	Version      string `yaml:"version,omitempty"`
+	// Version is the secret version read (default latest).
+	Version string `yaml:"version,omitempty"`
 }
 
 // AWSSettings configure AWS Secrets Manager.
 type AWSSettings struct {
-	Region       string `yaml:"region,omitempty"`
-	RoleArn      string `yaml:"roleArn,omitempty"`
+	// Region is the AWS region of Secrets Manager.
+	Region string `yaml:"region,omitempty"`
+	// RoleArn is a role ESO assumes, if any.
+	RoleArn string `yaml:"roleArn,omitempty"`
+	// VersionStage is the version stage read (default: AWS's, AWSCURRENT).
 	VersionStage string `yaml:"versionStage,omitempty"`
 }
 
 // AzureSettings configure Azure Key Vault.
 type AzureSettings struct {
+	// KeyVaultName is the vault's name: https://<name>.vault.azure.net.
 	KeyVaultName string `yaml:"keyVaultName,omitempty"`
 }
 
 // AlibabaSettings configure Alibaba Cloud secrets (a configroot extension: the region).
 type AlibabaSettings struct {
+	// Region is the Alibaba Cloud region.
 	Region string `yaml:"region,omitempty"`
 }
 
 // SecretRule is one entry of spec.secrets: how one Secret maps to its store.
 type SecretRule struct {
-	Name          string    `yaml:"name"`
-	Namespace     string    `yaml:"namespace,omitempty"`
-	BackendType   Backend   `yaml:"backendType,omitempty"`
-	Unsecured     []string  `yaml:"unsecured,omitempty"`
-	Mappings      []KeyRule `yaml:"mappings,omitempty"`
+	// Name is the Secret's name.
+	Name string `yaml:"name"`
+	// Namespace limits the rule to the Secret of that namespace (empty: any).
+	Namespace string `yaml:"namespace,omitempty"`
+	// BackendType overrides the default store.
+	BackendType Backend `yaml:"backendType,omitempty"`
+	// Unsecured lists the data keys kept in plain text in the template.
+	Unsecured []string `yaml:"unsecured,omitempty"`
+	// Mappings override the remote key, property or version of some data keys.
+	Mappings []KeyRule `yaml:"mappings,omitempty"`
+	// StoreSettings override the defaults' for this Secret (another store if they differ).
 	StoreSettings `yaml:",inline"`
 
 	line int
@@ -118,9 +138,13 @@ type SecretRule struct {
 
 // KeyRule maps one data key of a Secret to a remote key and property.
 type KeyRule struct {
-	Name         string `yaml:"name"`
-	Key          string `yaml:"key,omitempty"`
-	Property     string `yaml:"property,omitempty"`
+	// Name is the data key of the Secret.
+	Name string `yaml:"name"`
+	// Key is the remote key (default: the backend's convention).
+	Key string `yaml:"key,omitempty"`
+	// Property is the property of the remote secret (default: the data key).
+	Property string `yaml:"property,omitempty"`
+	// VersionStage is the version read (AWS version stage, GCP version).
 	VersionStage string `yaml:"versionStage,omitempty"`
 }
 

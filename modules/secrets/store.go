@@ -146,11 +146,11 @@ var esoServiceAccount = ref{Name: "external-secrets", Namespace: "external-secre
 
 // manifest returns the ClusterSecretStore of st; required settings missing from the mapping
 // are errors naming the field.
-func (st store) manifest() (*yaml.RNode, error) {
+func (st store) manifest(file string) (*yaml.RNode, error) {
 	s := st.settings
 	need := func(value, field string) error {
 		if value == "" {
-			return fmt.Errorf("ClusterSecretStore %s: spec.defaults.%s is required in the secret mapping (or turn the stores off)", st.name, field)
+			return fmt.Errorf("%s: ClusterSecretStore %s: %s is required, in spec.defaults or in the rule of the Secret (or turn the stores off with --secret-stores=false)", mappingName(file), st.name, field)
 		}
 		return nil
 	}
@@ -216,4 +216,11 @@ func (st store) manifest() (*yaml.RNode, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+func mappingName(file string) string {
+	if file == "" {
+		return "the secret mapping (built-in default)"
+	}
+	return file
 }
