@@ -152,6 +152,9 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := checkOverrides(o.Connection, cr); err != nil {
+		return res, fmt.Errorf("%w (nothing written)", err)
+	}
 	for _, w := range append(cr.Warnings, srcs.unused(cr.Entries)...) {
 		warn("%s", w)
 	}

@@ -688,3 +688,65 @@ spec:
 	}
 	log.check(t)
 }
+
+// TestPopulateAmbiguousOverride: a connection override names one location, so it must not
+// apply to several stores of its kind (the converter's vault-<hash> stores for a second
+// Vault, or a second AWS region); with one store per kind, or no override, populate runs.
+func TestPopulateAmbiguousOverride(t *testing.T) {
+	storeManifest := func(name, provider string) string {
+		return "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: " + name + "}\nspec:\n  provider:\n    " + provider + "\n"
+	}
+	es := func(name, storeName string) string {
+		return strings.ReplaceAll(externalSecret("amb", name, "password"), "name: vault}", "name: "+storeName+"}")
+	}
+	twoVaults := map[string]string{
+		"config-root/a.yaml": es("amb-one", "vault"),
+		"config-root/b.yaml": es("amb-two", "vault-1a2b3c4d"),
+		"config-root/stores.yaml": storeManifest("vault", `vault: {server: "`+testVault.Addr+`", path: secret, version: v2}`) + "---\n" +
+			storeManifest("vault-1a2b3c4d", `vault: {server: "`+testVault.Addr+`", path: secret, version: v2}`),
+		SourcesFile: "default: {password: {}}\n",
+	}
+	twoRegions := map[string]string{
+		"config-root/a.yaml": es("amb-aws-one", "aws-secrets-manager"),
+		"config-root/b.yaml": es("amb-aws-two", "aws-secrets-manager-5e6f7a8b"),
+		"config-root/stores.yaml": storeManifest("aws-secrets-manager", "aws: {service: SecretsManager, region: eu-west-1}") + "---\n" +
+			storeManifest("aws-secrets-manager-5e6f7a8b", "aws: {service: SecretsManager, region: us-east-1}"),
+		SourcesFile: "default: {password: {}}\n",
+	}
+	for _, tc := range []struct {
+		name   string
+		files  map[string]string
+		conn   Connection
+		stores string
+	}{
+		{"vault address", twoVaults, Connection{VaultAddr: testVault.Addr, VaultToken: testVault.Token}, "vault, vault-1a2b3c4d"},
+		{"vault namespace", twoVaults, Connection{VaultNamespace: "team", VaultToken: testVault.Token}, "vault, vault-1a2b3c4d"},
+		{"aws region", twoRegions, Connection{AWSRegion: "eu-central-1"}, "aws-secrets-manager, aws-secrets-manager-5e6f7a8b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := options(writeRepo(t, tc.files), &leaks{})
+			o.Connection = tc.conn
+			o.Open = func(context.Context, StoreSpec) (store.Store, error) {
+				t.Fatal("a store was opened despite an ambiguous override")
+				return nil, nil
+			}
+			_, err := Populate(context.Background(), o)
+			if !errors.Is(err, ErrAmbiguousOverride) || !strings.Contains(err.Error(), tc.stores) || !strings.Contains(err.Error(), "nothing written") {
+				t.Fatalf("error %v, want %v naming %s", err, ErrAmbiguousOverride, tc.stores)
+			}
+		})
+	}
+
+	// Without the override each store keeps its own server, and both are filled.
+	o := options(writeRepo(t, twoVaults), &leaks{})
+	o.Connection = Connection{VaultToken: testVault.Token}
+	res, err := Populate(context.Background(), o)
+	if err != nil || res.Count(Written) != 2 {
+		t.Fatalf("two vault stores without an override: %v %v", statuses(res), err)
+	}
+	for _, p := range []string{"amb/one", "amb/two"} {
+		if data, _ := kv(t, p); data["password"] == nil {
+			t.Errorf("secret/%s was not written", p)
+		}
+	}
+}
