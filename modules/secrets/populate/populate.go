@@ -220,7 +220,7 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 		d := docs[id]
 		for _, prop := range sortedKeys(d.items) {
 			idx := d.items[prop]
-			if d.props.Has(prop) && !o.Overwrite {
+			if present(d.props, prop) && !o.Overwrite {
 				for _, i := range idx {
 					res.Items[i].Status = Present
 				}
@@ -251,7 +251,7 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 					it.Status = ""
 					noSource = slices.DeleteFunc(noSource, func(s string) bool { return s == it.ID()+" ("+it.StorePath+")" })
 				}
-				it.Status, it.Source, it.Replaced = Pending, chosen.Describe(), d.props.Has(prop)
+				it.Status, it.Source, it.Replaced = Pending, chosen.Describe(), present(d.props, prop)
 			}
 			targets = append(targets, target{d: d, prop: prop, src: *chosen})
 		}
@@ -352,6 +352,12 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 	return res, noSourceErr(noSource)
+}
+
+// present reports whether props hold a value for prop: a JSON null holds none.
+func present(props values.Values, prop string) bool {
+	v, ok := props.Get(prop)
+	return ok && !v.IsNull()
 }
 
 func noSourceErr(missing []string) error {

@@ -750,3 +750,46 @@ func TestPopulateAmbiguousOverride(t *testing.T) {
 		}
 	}
 }
+
+// TestPopulateVaultKeepsFieldTypes: fields of an existing Vault secret that are not strings
+// are written back unchanged when populate adds a field; a null field counts as missing.
+func TestPopulateVaultKeepsFieldTypes(t *testing.T) {
+	var log leaks
+	putKV(t, "typed/db", map[string]any{
+		"port": 5432, "n": map[string]any{"a": 1, "b": []any{true, nil}}, "none": nil, "x": nil, "on": false,
+		"kept": log.secret("7d2ex-typed-Value"),
+	})
+	repo := writeRepo(t, map[string]string{
+		"config-root/a.yaml":     externalSecret("team-t", "typed-db", "user", "x", "kept"),
+		"config-root/vault.yaml": vaultStore,
+		SourcesFile:              "default: {password: {}}\n",
+	})
+	res, err := Populate(context.Background(), options(repo, &log))
+	log.record(res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(res); st["team-t/typed-db user"] != Written || st["team-t/typed-db x"] != Written || st["team-t/typed-db kept"] != Present {
+		t.Fatalf("statuses: %v", st)
+	}
+	data, _ := kv(t, "typed/db")
+	for _, k := range []string{"user", "x", "kept"} {
+		if s, ok := data[k].(string); ok {
+			log.secret(s)
+		}
+	}
+	b, err := json.Marshal(map[string]any{"port": data["port"], "n": data["n"], "none": data["none"], "on": data["on"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"n":{"a":1,"b":[true,null]},"none":null,"on":false,"port":5432}`; string(b) != want {
+		t.Errorf("fields not written back as they were: %s, want %s", b, want)
+	}
+	if _, ok := data["none"]; !ok || len(data) != 7 {
+		t.Errorf("fields %d, want 7 (the null field kept)", len(data))
+	}
+	if s, _ := data["x"].(string); len(s) == 0 {
+		t.Error("the null field x was not filled")
+	}
+	log.check(t)
+}

@@ -256,3 +256,25 @@ func TestDescribeErrKeepsOnlyKnownReasons(t *testing.T) {
 		}
 	}
 }
+
+func TestNewJSON(t *testing.T) {
+	var vs Values
+	vs.Set("port", NewJSON(json.RawMessage(`5432`)))
+	vs.Set("x", NewJSON(json.RawMessage(`null`)))
+	vs.Set("s", New("5432"))
+	b, err := json.Marshal(vs.JSON())
+	if err != nil || string(b) != `{"port":5432,"s":"5432","x":null}` {
+		t.Fatalf("JSON() encodes as %s (%v)", b, err)
+	}
+	if fmt.Sprint(vs) != "{port: [redacted], s: [redacted], x: [redacted]}" {
+		t.Fatalf("prints %v", vs)
+	}
+	x, _ := vs.Get("x")
+	s, _ := vs.Get("s")
+	if !x.IsNull() || s.IsNull() {
+		t.Fatal("IsNull")
+	}
+	if _, ok := s.RawJSON(); ok {
+		t.Fatal("a string value has raw JSON")
+	}
+}
