@@ -368,7 +368,10 @@ func noSourceErr(missing []string) error {
 }
 
 // collectRendered renders the repo in memory and returns the data of its Secrets by
-// "namespace/name".
+// "namespace/name", the namespace being the Secret's own or its release's (kustomize output
+// has no helm annotations). data is decoded as the converter decodes it (base64, whitespace
+// and line breaks ignored); a key in both data and stringData takes the stringData value, as
+// the API server does.
 func collectRendered(ctx context.Context, o Options) (map[string]values.Values, error) {
 	ro := o.Render
 	if ro.Source == "" {
@@ -383,16 +386,12 @@ func collectRendered(ctx context.Context, o Options) (map[string]values.Values, 
 		if n.GetKind() != "Secret" || n.GetApiVersion() != "v1" {
 			continue
 		}
-		ns := n.GetNamespace()
-		if ns == "" {
-			ns = n.GetAnnotations()[render.AnnotationReleaseNamespace]
-		}
-		id := ns + "/" + n.GetName()
+		id := render.Namespace(n) + "/" + n.GetName()
 		vs := out[id]
 		if data := n.Field("data"); data != nil && data.Value != nil {
 			err := data.Value.VisitFields(func(f *yaml.MapNode) error {
 				k := f.Key.YNode().Value
-				b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(f.Value.YNode().Value))
+				b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(f.Value.YNode().Value), ""))
 				if err != nil {
 					return fmt.Errorf("Secret %s key %s: data is not base64", id, k)
 				}
@@ -403,6 +402,7 @@ func collectRendered(ctx context.Context, o Options) (map[string]values.Values, 
 				return nil, err
 			}
 		}
+		// stringData after data: its keys win.
 		if sd := n.Field("stringData"); sd != nil && sd.Value != nil {
 			_ = sd.Value.VisitFields(func(f *yaml.MapNode) error {
 				vs.Set(f.Key.YNode().Value, values.New(f.Value.YNode().Value))

@@ -3,6 +3,7 @@ package populate
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -790,6 +791,51 @@ func TestPopulateVaultKeepsFieldTypes(t *testing.T) {
 	}
 	if s, _ := data["x"].(string); len(s) == 0 {
 		t.Error("the null field x was not filled")
+	}
+	log.check(t)
+}
+
+// TestPopulateRenderedKustomize takes values from a Secret of a kustomize folder, which has
+// no namespace of its own and no helm annotations: it belongs to the folder's namespace.
+// Its data is base64 broken over lines (a plain scalar: YAML folds the breaks into spaces), and a key in both data and stringData takes the
+// stringData value.
+func TestPopulateRenderedKustomize(t *testing.T) {
+	var log leaks
+	password := log.secret("5b7cx-kustomize-Value-with-a-long-tail-to-wrap-the-base64-over-lines")
+	enc := base64.StdEncoding.EncodeToString([]byte(password))
+	wrapped := enc[:20] + "\n    " + enc[20:40] + "\n    " + enc[40:]
+	repo := writeRepo(t, map[string]string{
+		"config-root/a.yaml":          externalSecret("team-k", "kust-db", "password", "token"),
+		"config-root/vault.yaml":      vaultStore,
+		"configroot.yaml":             "kustomize:\n  - {path: kust/app, namespace: team-k}\n",
+		"kust/app/kustomization.yaml": "resources: [secret.yaml]\n",
+		"kust/app/secret.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: kust-db
+data:
+  password:
+    ` + wrapped + `
+  token: ` + base64.StdEncoding.EncodeToString([]byte(log.secret("9e1fx-overridden-Value"))) + `
+stringData:
+  token: ` + log.secret("3c8ax-stringdata-Value") + `
+`,
+		"rendered/.keep": "",
+		SourcesFile:      "default: {rendered: true}\n",
+	})
+	o := options(repo, &log)
+	o.Render = render.Options{Rendered: filepath.Join(repo, "rendered")}
+	res, err := Populate(context.Background(), o)
+	log.record(res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := kv(t, "kust/db")
+	if data["password"] != password {
+		t.Error("the wrapped base64 value was not written")
+	}
+	if data["token"] != "3c8ax-stringdata-Value" {
+		t.Error("stringData did not win over data")
 	}
 	log.check(t)
 }
