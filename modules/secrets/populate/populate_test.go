@@ -16,6 +16,7 @@ import (
 	"filippo.io/age"
 	"github.com/configroot/configroot/internal/testutil"
 	"github.com/configroot/configroot/modules/render"
+	"github.com/configroot/configroot/modules/secrets"
 	"github.com/configroot/configroot/modules/secrets/store"
 	"github.com/configroot/configroot/modules/secrets/values"
 	vault "github.com/hashicorp/vault/api"
@@ -838,4 +839,23 @@ stringData:
 		t.Error("stringData did not win over data")
 	}
 	log.check(t)
+}
+
+// TestConventionalStoresFollowConverter: every backend the converter knows has a store name
+// populate recognises, and (but local) a legacy backendType of the same spelling.
+func TestConventionalStoresFollowConverter(t *testing.T) {
+	for _, b := range secrets.Backends {
+		if _, ok := conventionalStore(secrets.StoreName(b)); !ok {
+			t.Errorf("store %q of backend %s is not known", secrets.StoreName(b), b)
+		}
+		if _, ok := legacyBackend(string(b)); !ok && b != secrets.Local {
+			t.Errorf("backendType %s is not known", b)
+		}
+	}
+	if _, ok := legacyBackend(string(secrets.Local)); ok {
+		t.Error("local is a legacy backendType")
+	}
+	if spec, ok := legacyBackend("systemManager"); !ok || spec.Unsupported == "" {
+		t.Error("systemManager is not a known, unsupported backendType")
+	}
 }
