@@ -152,6 +152,9 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if err := checkOverrides(o.Connection, cr); err != nil {
+		return res, fmt.Errorf("%w (nothing written)", err)
+	}
 	for _, w := range append(cr.Warnings, srcs.unused(cr.Entries)...) {
 		warn("%s", w)
 	}
@@ -217,7 +220,7 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 		d := docs[id]
 		for _, prop := range sortedKeys(d.items) {
 			idx := d.items[prop]
-			if d.props.Has(prop) && !o.Overwrite {
+			if present(d.props, prop) && !o.Overwrite {
 				for _, i := range idx {
 					res.Items[i].Status = Present
 				}
@@ -248,7 +251,7 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 					it.Status = ""
 					noSource = slices.DeleteFunc(noSource, func(s string) bool { return s == it.ID()+" ("+it.StorePath+")" })
 				}
-				it.Status, it.Source, it.Replaced = Pending, chosen.Describe(), d.props.Has(prop)
+				it.Status, it.Source, it.Replaced = Pending, chosen.Describe(), present(d.props, prop)
 			}
 			targets = append(targets, target{d: d, prop: prop, src: *chosen})
 		}
@@ -351,6 +354,12 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 	return res, noSourceErr(noSource)
 }
 
+// present reports whether props hold a value for prop: a JSON null holds none.
+func present(props values.Values, prop string) bool {
+	v, ok := props.Get(prop)
+	return ok && !v.IsNull()
+}
+
 func noSourceErr(missing []string) error {
 	if len(missing) == 0 {
 		return nil
@@ -359,7 +368,10 @@ func noSourceErr(missing []string) error {
 }
 
 // collectRendered renders the repo in memory and returns the data of its Secrets by
-// "namespace/name".
+// "namespace/name", the namespace being the Secret's own or its release's (kustomize output
+// has no helm annotations). data is decoded as the converter decodes it (base64, whitespace
+// and line breaks ignored); a key in both data and stringData takes the stringData value, as
+// the API server does.
 func collectRendered(ctx context.Context, o Options) (map[string]values.Values, error) {
 	ro := o.Render
 	if ro.Source == "" {
@@ -374,16 +386,12 @@ func collectRendered(ctx context.Context, o Options) (map[string]values.Values, 
 		if n.GetKind() != "Secret" || n.GetApiVersion() != "v1" {
 			continue
 		}
-		ns := n.GetNamespace()
-		if ns == "" {
-			ns = n.GetAnnotations()[render.AnnotationReleaseNamespace]
-		}
-		id := ns + "/" + n.GetName()
+		id := render.Namespace(n) + "/" + n.GetName()
 		vs := out[id]
 		if data := n.Field("data"); data != nil && data.Value != nil {
 			err := data.Value.VisitFields(func(f *yaml.MapNode) error {
 				k := f.Key.YNode().Value
-				b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(f.Value.YNode().Value))
+				b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(f.Value.YNode().Value), ""))
 				if err != nil {
 					return fmt.Errorf("Secret %s key %s: data is not base64", id, k)
 				}
@@ -394,6 +402,7 @@ func collectRendered(ctx context.Context, o Options) (map[string]values.Values, 
 				return nil, err
 			}
 		}
+		// stringData after data: its keys win.
 		if sd := n.Field("stringData"); sd != nil && sd.Value != nil {
 			_ = sd.Value.VisitFields(func(f *yaml.MapNode) error {
 				vs.Set(f.Key.YNode().Value, values.New(f.Value.YNode().Value))

@@ -3,6 +3,7 @@ package populate
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"filippo.io/age"
 	"github.com/configroot/configroot/internal/testutil"
 	"github.com/configroot/configroot/modules/render"
+	"github.com/configroot/configroot/modules/secrets"
 	"github.com/configroot/configroot/modules/secrets/store"
 	"github.com/configroot/configroot/modules/secrets/values"
 	vault "github.com/hashicorp/vault/api"
@@ -44,14 +46,17 @@ type leaks struct {
 // secret returns s and remembers it as a value that must never be printed.
 func (l *leaks) secret(s string) string { l.values = append(l.values, s); return s }
 
-// check fails the test if any remembered value appears in what was collected, or in the
-// Vault server's log.
+// check fails the test if any part of a remembered value (its first 6 characters, or the
+// whole value when shorter) appears in what was collected, or in the Vault server's log.
 func (l *leaks) check(t *testing.T) {
 	t.Helper()
 	all := l.String() + testVault.Log()
 	for _, v := range l.values {
-		if v != "" && strings.Contains(all, v) {
-			t.Fatalf("a secret value leaked into the output, errors or logs:\n%s", l.String())
+		if v == "" {
+			continue
+		}
+		if p := v[:min(6, len(v))]; strings.Contains(all, p) {
+			t.Fatalf("%q, the start of a secret value, leaked into the output, errors or logs:\n%s", p, l.String())
 		}
 	}
 }
@@ -184,25 +189,25 @@ func TestPopulateVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sopsValue := log.secret("sops-Value-9f2c")
+	sopsValue := log.secret("9f2cx-sops-Value")
 	enc := sopsEncrypt(t, id.Recipient().String(), "db:\n  apiKey: "+sopsValue+"\n")
 	t.Setenv("SOPS_AGE_KEY", id.String())
 	log.secret(id.String())
 
-	envValue := log.secret("env-Value-71ab")
+	envValue := log.secret("71abx-env-Value")
 	t.Setenv("POPULATE_DB_USER", envValue)
 	t.Setenv("VAULT_ADDR", testVault.Addr) // for vals' ref+vault://
 	t.Setenv("VAULT_TOKEN", testVault.Token)
-	vaultValue := log.secret("vault-Value-0c3d")
+	vaultValue := log.secret("0c3dx-vault-Value")
 	putKV(t, "source/legacy", map[string]any{"token": vaultValue})
-	existing := log.secret("existing-Value-55e1")
+	existing := log.secret("55e1x-existing-Value")
 	putKV(t, "team/a/db", map[string]any{"kept": existing})
 
 	repo := writeRepo(t, map[string]string{
 		"config-root/namespaces/team-a/db/db-externalsecret.yaml": externalSecret("team-a", "team-a-db",
 			"password", "pin", "username", "api-key", "sops-key", "from-vault", "webhook", "kept"),
 		"config-root/cluster/resources/vault-clustersecretstore.yaml": vaultStore,
-		"files/api-key.txt":   log.secret("file-Value-e4a8"),
+		"files/api-key.txt":   log.secret("e4a8x-file-Value"),
 		"secrets/db.enc.yaml": enc,
 		SourcesFile: `secrets:
   - name: team-a-db
@@ -231,7 +236,7 @@ func TestPopulateVault(t *testing.T) {
 		log.secret(v.(string))
 		_ = k
 	}
-	want := map[string]string{"username": envValue, "api-key": "file-Value-e4a8", "sops-key": sopsValue, "from-vault": vaultValue, "kept": existing}
+	want := map[string]string{"username": envValue, "api-key": "e4a8x-file-Value", "sops-key": sopsValue, "from-vault": vaultValue, "kept": existing}
 	for k, v := range want {
 		if data[k] != v {
 			t.Errorf("%s: the store holds the wrong value (length %d)", k, len(fmt.Sprint(data[k])))
@@ -293,7 +298,7 @@ func TestPopulateVault(t *testing.T) {
 
 func TestPopulateDryRunWritesNothing(t *testing.T) {
 	var log leaks
-	t.Setenv("POPULATE_DRY", log.secret("dry-Value-8812"))
+	t.Setenv("POPULATE_DRY", log.secret("8812x-dry-Value"))
 	repo := writeRepo(t, map[string]string{
 		"config-root/a.yaml": externalSecret("ns", "dry-run", "user", "password"),
 		SourcesFile:          "secrets:\n  - name: dry-run\n    keys:\n      user: {ref: \"ref+envsubst://$POPULATE_DRY\"}\n      password: {password: {}}\n",
@@ -323,7 +328,7 @@ func TestPopulateMissingKeyWritesNothing(t *testing.T) {
 	var log leaks
 	repo := writeRepo(t, map[string]string{
 		"config-root/a.yaml": externalSecret("ns", "missing-key", "good", "bad"),
-		"doc.yaml":           "db:\n  present: " + log.secret("doc-Value-3141") + "\n",
+		"doc.yaml":           "db:\n  present: " + log.secret("3141x-doc-Value") + "\n",
 		SourcesFile:          "secrets:\n  - name: missing-key\n    keys:\n      good: {ref: \"ref+file://./doc.yaml#/db/present\"}\n      bad: {ref: \"ref+file://./doc.yaml#/db/absent\"}\n",
 	})
 	t.Chdir(repo)
@@ -492,13 +497,13 @@ kind: Secret
 metadata:
   name: rendered-db
 data:
-  password: ` + "cmVuZGVyZWQtVmFsdWUtNjY=" + `
+  password: ` + "NjZ4LXJlbmRlcmVkLVZhbHVl" + `
 stringData:
-  url: ` + log.secret("postgres://rendered-Value-77") + `
+  url: ` + log.secret("postgres://77x-rendered-Value") + `
 `,
 		SourcesFile: "default: {rendered: true}\n",
 	})
-	log.secret("rendered-Value-66")
+	log.secret("66x-rendered-Value")
 	o := options(repo, &log)
 	o.Render = render.Options{Rendered: filepath.Join(repo, "rendered")}
 	res, err := Populate(context.Background(), o)
@@ -507,7 +512,7 @@ stringData:
 		t.Fatal(err)
 	}
 	data, _ := kv(t, "rendered/db")
-	if data["password"] != "rendered-Value-66" || data["url"] != "postgres://rendered-Value-77" {
+	if data["password"] != "66x-rendered-Value" || data["url"] != "postgres://77x-rendered-Value" {
 		t.Fatal("rendered values not written")
 	}
 
@@ -572,7 +577,7 @@ func TestParseSourcesRejectsBadDeclarations(t *testing.T) {
 func TestPopulateRenderedByHelmfile(t *testing.T) {
 	testutil.ToolsEnv(t)
 	var log leaks
-	value := log.secret("helm-rendered-Value-4242")
+	value := log.secret("4242x-helm-rendered-Value")
 	repo := writeRepo(t, map[string]string{
 		"helmfile.yaml":        "releases:\n  - name: db\n    namespace: team-h\n    chart: ./charts/db\n    values: [values/db.yaml]\n",
 		"charts/db/Chart.yaml": "apiVersion: v2\nname: db\nversion: 0.1.0\n",
@@ -621,18 +626,18 @@ func TestPopulateMissingMountWritesNothing(t *testing.T) {
 func TestPopulateAWS(t *testing.T) {
 	var log leaks
 	fake, url := testutil.NewFakeSecretsManager(t)
-	existing := log.secret("aws-existing-Value-99")
+	existing := log.secret("99x-aws-existing-Value")
 	fake.SetSecret("app-db", `{"user":"`+existing+`"}`)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("POPULATE_AWS_TOKEN", log.secret("aws-token-Value-31"))
+	t.Setenv("POPULATE_AWS_TOKEN", log.secret("31x-aws-token-Value"))
 	// vals' own awssecrets provider reads from the same fake, through the SDK's
 	// service-specific endpoint variable.
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", url)
 	t.Setenv("AWS_REGION", "eu-west-1")
-	fake.SetSecret("legacy/app", `{"apiKey":"`+log.secret("aws-ref-Value-57")+`"}`)
+	fake.SetSecret("legacy/app", `{"apiKey":"`+log.secret("57x-aws-ref-Value")+`"}`)
 	repo := writeRepo(t, map[string]string{
 		"config-root/a.yaml": `apiVersion: external-secrets.io/v1
 kind: ExternalSecret
@@ -673,15 +678,184 @@ spec:
 	}
 	doc, _ := fake.Secret("app-db")
 	var props map[string]string
-	if err := json.Unmarshal([]byte(doc), &props); err != nil || props["user"] != existing || len(props["password"]) != 20 || props["api-key"] != "aws-ref-Value-57" {
+	if err := json.Unmarshal([]byte(doc), &props); err != nil || props["user"] != existing || len(props["password"]) != 20 || props["api-key"] != "57x-aws-ref-Value" {
 		t.Fatal("app-db is not the existing object plus a 20-character password and the referenced key")
 	}
 	log.secret(props["password"])
-	if tok, _ := fake.Secret("app-token"); tok != "aws-token-Value-31" {
+	if tok, _ := fake.Secret("app-token"); tok != "31x-aws-token-Value" {
 		t.Fatal("the plain value was not stored as it is")
 	}
 	if res.Items[1].StorePath != "app-db#password" || res.Items[2].StorePath != "app-token" {
 		t.Fatalf("store paths %s, %s", res.Items[1].StorePath, res.Items[2].StorePath)
 	}
 	log.check(t)
+}
+
+// TestPopulateAmbiguousOverride: a connection override names one location, so it must not
+// apply to several stores of its kind (the converter's vault-<hash> stores for a second
+// Vault, or a second AWS region); with one store per kind, or no override, populate runs.
+func TestPopulateAmbiguousOverride(t *testing.T) {
+	storeManifest := func(name, provider string) string {
+		return "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: " + name + "}\nspec:\n  provider:\n    " + provider + "\n"
+	}
+	es := func(name, storeName string) string {
+		return strings.ReplaceAll(externalSecret("amb", name, "password"), "name: vault}", "name: "+storeName+"}")
+	}
+	twoVaults := map[string]string{
+		"config-root/a.yaml": es("amb-one", "vault"),
+		"config-root/b.yaml": es("amb-two", "vault-1a2b3c4d"),
+		"config-root/stores.yaml": storeManifest("vault", `vault: {server: "`+testVault.Addr+`", path: secret, version: v2}`) + "---\n" +
+			storeManifest("vault-1a2b3c4d", `vault: {server: "`+testVault.Addr+`", path: secret, version: v2}`),
+		SourcesFile: "default: {password: {}}\n",
+	}
+	twoRegions := map[string]string{
+		"config-root/a.yaml": es("amb-aws-one", "aws-secrets-manager"),
+		"config-root/b.yaml": es("amb-aws-two", "aws-secrets-manager-5e6f7a8b"),
+		"config-root/stores.yaml": storeManifest("aws-secrets-manager", "aws: {service: SecretsManager, region: eu-west-1}") + "---\n" +
+			storeManifest("aws-secrets-manager-5e6f7a8b", "aws: {service: SecretsManager, region: us-east-1}"),
+		SourcesFile: "default: {password: {}}\n",
+	}
+	for _, tc := range []struct {
+		name   string
+		files  map[string]string
+		conn   Connection
+		stores string
+	}{
+		{"vault address", twoVaults, Connection{VaultAddr: testVault.Addr, VaultToken: testVault.Token}, "vault, vault-1a2b3c4d"},
+		{"vault namespace", twoVaults, Connection{VaultNamespace: "team", VaultToken: testVault.Token}, "vault, vault-1a2b3c4d"},
+		{"aws region", twoRegions, Connection{AWSRegion: "eu-central-1"}, "aws-secrets-manager, aws-secrets-manager-5e6f7a8b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := options(writeRepo(t, tc.files), &leaks{})
+			o.Connection = tc.conn
+			o.Open = func(context.Context, StoreSpec) (store.Store, error) {
+				t.Fatal("a store was opened despite an ambiguous override")
+				return nil, nil
+			}
+			_, err := Populate(context.Background(), o)
+			if !errors.Is(err, ErrAmbiguousOverride) || !strings.Contains(err.Error(), tc.stores) || !strings.Contains(err.Error(), "nothing written") {
+				t.Fatalf("error %v, want %v naming %s", err, ErrAmbiguousOverride, tc.stores)
+			}
+		})
+	}
+
+	// Without the override each store keeps its own server, and both are filled.
+	o := options(writeRepo(t, twoVaults), &leaks{})
+	o.Connection = Connection{VaultToken: testVault.Token}
+	res, err := Populate(context.Background(), o)
+	if err != nil || res.Count(Written) != 2 {
+		t.Fatalf("two vault stores without an override: %v %v", statuses(res), err)
+	}
+	for _, p := range []string{"amb/one", "amb/two"} {
+		if data, _ := kv(t, p); data["password"] == nil {
+			t.Errorf("secret/%s was not written", p)
+		}
+	}
+}
+
+// TestPopulateVaultKeepsFieldTypes: fields of an existing Vault secret that are not strings
+// are written back unchanged when populate adds a field; a null field counts as missing.
+func TestPopulateVaultKeepsFieldTypes(t *testing.T) {
+	var log leaks
+	putKV(t, "typed/db", map[string]any{
+		"port": 5432, "n": map[string]any{"a": 1, "b": []any{true, nil}}, "none": nil, "x": nil, "on": false,
+		"kept": log.secret("7d2ex-typed-Value"),
+	})
+	repo := writeRepo(t, map[string]string{
+		"config-root/a.yaml":     externalSecret("team-t", "typed-db", "user", "x", "kept"),
+		"config-root/vault.yaml": vaultStore,
+		SourcesFile:              "default: {password: {}}\n",
+	})
+	res, err := Populate(context.Background(), options(repo, &log))
+	log.record(res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := statuses(res); st["team-t/typed-db user"] != Written || st["team-t/typed-db x"] != Written || st["team-t/typed-db kept"] != Present {
+		t.Fatalf("statuses: %v", st)
+	}
+	data, _ := kv(t, "typed/db")
+	for _, k := range []string{"user", "x", "kept"} {
+		if s, ok := data[k].(string); ok {
+			log.secret(s)
+		}
+	}
+	b, err := json.Marshal(map[string]any{"port": data["port"], "n": data["n"], "none": data["none"], "on": data["on"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"n":{"a":1,"b":[true,null]},"none":null,"on":false,"port":5432}`; string(b) != want {
+		t.Errorf("fields not written back as they were: %s, want %s", b, want)
+	}
+	if _, ok := data["none"]; !ok || len(data) != 7 {
+		t.Errorf("fields %d, want 7 (the null field kept)", len(data))
+	}
+	if s, _ := data["x"].(string); len(s) == 0 {
+		t.Error("the null field x was not filled")
+	}
+	log.check(t)
+}
+
+// TestPopulateRenderedKustomize takes values from a Secret of a kustomize folder, which has
+// no namespace of its own and no helm annotations: it belongs to the folder's namespace.
+// Its data is base64 broken over lines (a plain scalar: YAML folds the breaks into spaces), and a key in both data and stringData takes the
+// stringData value.
+func TestPopulateRenderedKustomize(t *testing.T) {
+	var log leaks
+	password := log.secret("5b7cx-kustomize-Value-with-a-long-tail-to-wrap-the-base64-over-lines")
+	enc := base64.StdEncoding.EncodeToString([]byte(password))
+	wrapped := enc[:20] + "\n    " + enc[20:40] + "\n    " + enc[40:]
+	repo := writeRepo(t, map[string]string{
+		"config-root/a.yaml":          externalSecret("team-k", "kust-db", "password", "token"),
+		"config-root/vault.yaml":      vaultStore,
+		"configroot.yaml":             "kustomize:\n  - {path: kust/app, namespace: team-k}\n",
+		"kust/app/kustomization.yaml": "resources: [secret.yaml]\n",
+		"kust/app/secret.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: kust-db
+data:
+  password:
+    ` + wrapped + `
+  token: ` + base64.StdEncoding.EncodeToString([]byte(log.secret("9e1fx-overridden-Value"))) + `
+stringData:
+  token: ` + log.secret("3c8ax-stringdata-Value") + `
+`,
+		"rendered/.keep": "",
+		SourcesFile:      "default: {rendered: true}\n",
+	})
+	o := options(repo, &log)
+	o.Render = render.Options{Rendered: filepath.Join(repo, "rendered")}
+	res, err := Populate(context.Background(), o)
+	log.record(res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := kv(t, "kust/db")
+	if data["password"] != password {
+		t.Error("the wrapped base64 value was not written")
+	}
+	if data["token"] != "3c8ax-stringdata-Value" {
+		t.Error("stringData did not win over data")
+	}
+	log.check(t)
+}
+
+// TestConventionalStoresFollowConverter: every backend the converter knows has a store name
+// populate recognises, and (but local) a legacy backendType of the same spelling.
+func TestConventionalStoresFollowConverter(t *testing.T) {
+	for _, b := range secrets.Backends {
+		if _, ok := conventionalStore(secrets.StoreName(b)); !ok {
+			t.Errorf("store %q of backend %s is not known", secrets.StoreName(b), b)
+		}
+		if _, ok := legacyBackend(string(b)); !ok && b != secrets.Local {
+			t.Errorf("backendType %s is not known", b)
+		}
+	}
+	if _, ok := legacyBackend(string(secrets.Local)); ok {
+		t.Error("local is a legacy backendType")
+	}
+	if spec, ok := legacyBackend("systemManager"); !ok || spec.Unsupported == "" {
+		t.Error("systemManager is not a known, unsupported backendType")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/configroot/configroot/modules/secrets"
 	"github.com/configroot/configroot/modules/secrets/store"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
@@ -53,27 +54,68 @@ type StoreSpec struct {
 	unknown string
 }
 
-// conventionalStores are the stores the converter names, for a config-root without their
-// manifests.
-var conventionalStores = map[string]StoreSpec{
-	"vault":                   {Kind: store.Vault},
-	"gcp-secrets-manager":     {Kind: store.GCP},
-	"aws-secrets-manager":     {Kind: store.AWS},
-	"azure-key-vault":         {Kind: store.Azure},
-	"alibaba-secrets-manager": {Unsupported: "populate does not write to Alibaba Cloud KMS (and External Secrets 2.0 removed the provider)"},
-	"local":                   {Unsupported: "the local store is filled in the cluster, not by populate"},
+// backends are what populate does with each backend of the converter: its store name
+// (secrets.StoreName) stands for it in a config-root without store manifests, and its
+// secrets.Backend value is also kubernetes-external-secrets' backendType.
+var backends = map[secrets.Backend]StoreSpec{
+	secrets.Vault:   {Kind: store.Vault},
+	secrets.GCP:     {Kind: store.GCP},
+	secrets.AWS:     {Kind: store.AWS},
+	secrets.Azure:   {Kind: store.Azure},
+	secrets.Alibaba: {Unsupported: "populate does not write to Alibaba Cloud KMS (and External Secrets 2.0 removed the provider)"},
+	secrets.Local:   {Unsupported: "the local store is filled in the cluster, not by populate"},
 }
 
-// legacyBackends maps kubernetes-external-secrets' backendType to a store.
-var legacyBackends = map[string]StoreSpec{
-	"vault":                  {Kind: store.Vault},
-	"gcpSecretsManager":      {Kind: store.GCP},
-	"secretsManager":         {Kind: store.AWS},
-	"azureKeyVault":          {Kind: store.Azure},
+// conventionalStore returns the spec of a store the converter names, for a config-root
+// without its manifest.
+func conventionalStore(name string) (StoreSpec, bool) {
+	for b, spec := range backends {
+		if secrets.StoreName(b) == name {
+			return spec, true
+		}
+	}
+	return StoreSpec{}, false
+}
+
+// conventionalNames lists the converter's store names, sorted, for errors.
+func conventionalNames() []string {
+	var names []string
+	for b := range backends {
+		names = append(names, secrets.StoreName(b))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// legacyOnly are the backendTypes of kubernetes-external-secrets that the converter has no
+// backend for.
+var legacyOnly = map[string]StoreSpec{
 	"systemManager":          {Unsupported: "populate does not write to AWS Systems Manager Parameter Store"},
-	"alicloudSecretsManager": {Unsupported: "populate does not write to Alibaba Cloud KMS"},
 	"akeyless":               {Unsupported: "populate does not write to Akeyless"},
 	"ibmcloudSecretsManager": {Unsupported: "populate does not write to IBM Cloud Secrets Manager"},
+}
+
+// legacyBackend returns the spec of a kubernetes-external-secrets backendType.
+func legacyBackend(backendType string) (StoreSpec, bool) {
+	if b := secrets.Backend(backendType); b != secrets.Local {
+		if spec, ok := backends[b]; ok {
+			return spec, true
+		}
+	}
+	spec, ok := legacyOnly[backendType]
+	return spec, ok
+}
+
+// legacyNames lists the known backendTypes, sorted, for errors.
+func legacyNames() []string {
+	names := sortedKeys(legacyOnly)
+	for b := range backends {
+		if b != secrets.Local {
+			names = append(names, string(b))
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // ConfigRoot is what populate reads from config-root: the ExternalSecret entries and the
@@ -177,10 +219,10 @@ func ReadConfigRoot(dir string) (ConfigRoot, error) {
 			}
 			continue
 		}
-		spec, ok := conventionalStores[e.Store]
+		spec, ok := conventionalStore(e.Store)
 		if !ok {
 			return ConfigRoot{}, fmt.Errorf("%s: ExternalSecret %s/%s: unknown secret store %q: no ClusterSecretStore of that name in config-root, and not one of %s",
-				e.File, e.Namespace, e.Secret, e.Store, strings.Join(sortedKeys(conventionalStores), ", "))
+				e.File, e.Namespace, e.Secret, e.Store, strings.Join(conventionalNames(), ", "))
 		}
 		spec.Name = e.Store
 		cr.Stores[e.Store] = spec
@@ -235,9 +277,9 @@ func readLegacy(n *yaml.RNode, file string, cr *ConfigRoot) (StoreSpec, error) {
 		return StoreSpec{}, fmt.Errorf("%s: ExternalSecret %s: %w", file, n.GetName(), err)
 	}
 	where := fmt.Sprintf("%s: ExternalSecret %s/%s", file, es.Metadata.Namespace, es.Metadata.Name)
-	spec, ok := legacyBackends[es.Spec.BackendType]
+	spec, ok := legacyBackend(es.Spec.BackendType)
 	if !ok {
-		return StoreSpec{}, fmt.Errorf("%s: unknown backendType %q (want one of %s)", where, es.Spec.BackendType, strings.Join(sortedKeys(legacyBackends), ", "))
+		return StoreSpec{}, fmt.Errorf("%s: unknown backendType %q (want one of %s)", where, es.Spec.BackendType, strings.Join(legacyNames(), ", "))
 	}
 	spec.Name = es.Spec.BackendType
 	spec.GCPProject = es.Spec.ProjectID

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -80,6 +81,54 @@ func exercise(t *testing.T, s Store, stored func(key string) (string, bool)) {
 	}
 }
 
+// typedPayload is a secret written by someone else, with properties that are not strings.
+const typedPayload = `{"port":5432,"big":12345678901234567890,"n":{"a":1,"b":[true,null]},"x":null,"on":false,"password":"` + leak + `"}`
+
+// keepsTypes checks that merging a new property into an existing secret keeps the other
+// properties as they were: numbers, objects, booleans and nulls are not turned into strings.
+func keepsTypes(t *testing.T, s Store, seed func(key, payload string), stored func(key string) (string, bool)) {
+	t.Helper()
+	ctx := context.Background()
+	seed("typed", typedPayload)
+	got, exists, err := s.Read(ctx, "typed")
+	if err != nil || !exists {
+		t.Fatalf("read of a typed secret: exists=%v err=%v", exists, err)
+	}
+	got.Set("user", values.New("admin"))
+	if err := s.Write(ctx, "typed", got); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := stored("typed")
+	var have, want map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &have); err != nil {
+		t.Fatalf("the server holds no JSON object (%d bytes)", len(raw))
+	}
+	_ = json.Unmarshal([]byte(typedPayload), &want)
+	want["user"] = json.RawMessage(`"admin"`)
+	for k, w := range want {
+		if _, ok := have[k]; !ok {
+			t.Errorf("property %s was dropped", k)
+		} else if k != "password" && !bytes.Equal(compact(t, have[k]), compact(t, w)) {
+			t.Errorf("property %s is %s, want %s (%d bytes stored)", k, have[k], w, len(raw))
+		}
+	}
+	if len(have) != len(want) {
+		t.Errorf("%d properties written, want %d", len(have), len(want))
+	}
+	if v, _ := got.Get("password"); v.Reveal() != leak {
+		t.Error("the string property changed")
+	}
+}
+
+func compact(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return b
+	}
+	return out.Bytes()
+}
+
 func TestAWSStore(t *testing.T) {
 	f, url := testutil.NewFakeSecretsManager(t)
 	s, err := NewAWS(context.Background(), AWSOptions{
@@ -90,6 +139,7 @@ func TestAWSStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	exercise(t, s, f.Secret)
+	keepsTypes(t, s, f.SetSecret, f.Secret)
 	if got := strings.Join(f.Calls()[:3], ","); got != "GetSecretValue,PutSecretValue,CreateSecret" {
 		t.Fatalf("a new secret took calls %s", got)
 	}
@@ -121,7 +171,7 @@ func TestGCPStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	exercise(t, s, func(key string) (string, bool) {
+	stored := func(key string) (string, bool) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		vs := f.versions["projects/acme/secrets/"+key]
@@ -129,7 +179,14 @@ func TestGCPStore(t *testing.T) {
 			return "", false
 		}
 		return string(vs[len(vs)-1]), true
-	})
+	}
+	exercise(t, s, stored)
+	keepsTypes(t, s, func(key, payload string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.secrets["projects/acme/secrets/"+key] = true
+		f.versions["projects/acme/secrets/"+key] = append(f.versions["projects/acme/secrets/"+key], []byte(payload))
+	}, stored)
 	if n := len(f.versions["projects/acme/secrets/team-a-db"]); n != 2 {
 		t.Fatalf("two writes made %d versions", n)
 	}
@@ -154,12 +211,18 @@ func TestAzureStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exercise(t, s, func(key string) (string, bool) {
+	stored := func(key string) (string, bool) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		v, ok := f.secrets[key]
 		return v, ok
-	})
+	}
+	exercise(t, s, stored)
+	keepsTypes(t, s, func(key, payload string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.secrets[key] = payload
+	}, stored)
 	if got := s.Path("secret/team-a-db"); got != srv.URL+"/secrets/team-a-db" {
 		t.Fatalf("Path strips no secret/ prefix: %s", got)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +43,9 @@ type Store interface {
 var ErrChanged = errors.New("changed since it was read")
 
 // encodeDoc turns properties into the payload of a store that holds one string per secret
-// (GCP, AWS, Azure): a JSON object of properties, or the Raw property on its own.
+// (GCP, AWS, Azure): a JSON object of properties, or the Raw property on its own. Properties
+// read as something other than a string (numbers, objects, null, …) are written back as they
+// were.
 func encodeDoc(props values.Values) (string, error) {
 	if v, ok := props.Get(Raw); ok {
 		if props.Len() > 1 {
@@ -50,31 +53,39 @@ func encodeDoc(props values.Values) (string, error) {
 		}
 		return v.Reveal(), nil
 	}
-	b, err := json.Marshal(props.Reveal())
+	b, err := json.Marshal(props.JSON())
 	if err != nil {
 		return "", fmt.Errorf("encode properties: %w", err)
 	}
 	return string(b), nil
 }
 
-// decodeDoc reads a payload: a JSON object's string (or scalar) fields become properties;
-// anything else is the Raw property.
+// decodeDoc reads a payload: a JSON object's fields become properties, strings as they are
+// and any other JSON value (null included) as values.NewJSON, so that encodeDoc writes it
+// back unchanged; a payload that is not a JSON object is the Raw property.
 func decodeDoc(payload string) values.Values {
 	var props values.Values
-	var m map[string]any
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(payload), &m); err == nil && m != nil {
-		for k, v := range m {
-			switch t := v.(type) {
-			case string:
-				props.Set(k, values.New(t))
-			case nil:
-			default:
-				b, _ := json.Marshal(t)
-				props.Set(k, values.New(string(b)))
-			}
+		for k, raw := range m {
+			props.Set(k, decodeField(raw))
 		}
 		return props
 	}
 	props.Set(Raw, values.New(payload))
 	return props
+}
+
+// decodeField is one property of a JSON object: a string, or any other JSON value kept as
+// its encoding.
+func decodeField(raw json.RawMessage) values.Value {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return values.NewJSON(json.RawMessage("null"))
+	}
+	var s string
+	if raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
+		return values.New(s)
+	}
+	return values.NewJSON(raw)
 }

@@ -91,7 +91,8 @@ func (s *VaultStore) Path(key string) string {
 }
 
 // Read returns the fields of the current version of key. A deleted or destroyed current
-// version reads as absent.
+// version reads as absent. Fields that are not strings are kept as values.NewJSON, so Write
+// stores them back with their type.
 func (s *VaultStore) Read(ctx context.Context, key string) (values.Values, bool, error) {
 	path := s.Path(key)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -120,14 +121,17 @@ func (s *VaultStore) Read(ctx context.Context, key string) (values.Values, bool,
 		if data, ok := sec.Data["data"].(map[string]any); ok {
 			exists = true
 			for k, v := range data {
-				switch t := v.(type) {
-				case string:
+				if t, ok := v.(string); ok {
 					props.Set(k, values.New(t))
-				case nil:
-				default:
-					b, _ := json.Marshal(t)
-					props.Set(k, values.New(string(b)))
+					continue
 				}
+				// Not a string (json.Number, bool, map, slice or nil): keep it as JSON, so
+				// Write gives it back its type.
+				b, err := json.Marshal(v)
+				if err != nil {
+					return values.Values{}, false, fmt.Errorf("vault read %s: field %s: %w", path, k, err)
+				}
+				props.Set(k, values.NewJSON(b))
 			}
 		}
 	}
@@ -147,10 +151,7 @@ func (s *VaultStore) Write(ctx context.Context, key string, props values.Values)
 	s.mu.Lock()
 	cas := s.versions[path]
 	s.mu.Unlock()
-	data := map[string]any{}
-	for k, v := range props.Reveal() {
-		data[k] = v
-	}
+	data := props.JSON()
 	sec, err := s.client.Logical().WriteWithContext(ctx, path, map[string]any{
 		"data":    data,
 		"options": map[string]any{"cas": cas},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -52,7 +53,9 @@ func CheckRef(ref string) error {
 
 // Resolve evaluates one vals reference with ev and returns its value. The reference must
 // resolve to a scalar: a map (a reference without #/key to a document) or nothing is an
-// error. Errors quote the reference and vals' reason, never a value.
+// error. Errors quote the reference and, when it is one of vals' known-safe messages (no
+// value found for key, no provider registered, file not found, …), vals' reason; never a
+// value.
 func Resolve(ctx context.Context, ev Evaluator, ref string) (Value, error) {
 	if err := CheckRef(ref); err != nil {
 		return Value{}, fmt.Errorf("%s: %w", ref, err)
@@ -62,7 +65,7 @@ func Resolve(ctx context.Context, ev Evaluator, ref string) (Value, error) {
 	}
 	out, err := ev.Eval(map[string]any{"v": ref})
 	if err != nil {
-		return Value{}, fmt.Errorf("%s: %s", ref, scrub(err.Error()))
+		return Value{}, errors.New(describeErr(ref, err))
 	}
 	switch v := out["v"].(type) {
 	case string:
@@ -91,13 +94,50 @@ func Resolve(ctx context.Context, ev Evaluator, ref string) (Value, error) {
 	}
 }
 
-// scrub cuts the parts of vals' error messages that can quote what a document holds: its
-// "unexpected type of value … got VALUE" and "unexpected type: VALUE" messages.
-func scrub(msg string) string {
-	for _, marker := range []string{" in [", "unexpected type: ", ", got "} {
-		if i := strings.Index(msg, marker); i >= 0 {
-			msg = msg[:i] + " (details withheld: they may quote secret values)"
+// safeReason is one vals failure whose message is known not to quote a value.
+type safeReason struct {
+	re *regexp.Regexp
+	// reason is the text kept: fixed, or built from re's submatches, each of which must
+	// occur in the reference itself (so it names the reference's own key or scheme).
+	reason func(m []string) string
+}
+
+// safeReasons is the allow-list of vals' messages an error may keep. Anything else vals says
+// is withheld: a provider's parser or a command's stderr can quote what the secret holds.
+var safeReasons = []safeReason{
+	{regexp.MustCompile(`no value found for key (\S+)`), func(m []string) string { return "no value found for key " + m[1] }},
+	{regexp.MustCompile(`no provider registered for scheme "([A-Za-z0-9+.-]*)"`), func(m []string) string { return fmt.Sprintf("no provider registered for scheme %q", m[1]) }},
+	{regexp.MustCompile(`key "([^"]*)" does not exist in "([^"]*)"`), func(m []string) string { return fmt.Sprintf("key %q does not exist in %q", m[1], m[2]) }},
+	{regexp.MustCompile(`no secret found for path "([^"]*)"`), func(m []string) string { return fmt.Sprintf("no secret found for path %q", m[1]) }},
+	{regexp.MustCompile(`no such file or directory`), func([]string) string { return "file not found" }},
+	{regexp.MustCompile(`permission denied`), func([]string) string { return "permission denied" }},
+	{regexp.MustCompile(`executable file not found`), func([]string) string { return "command not found" }},
+	{regexp.MustCompile(`ResourceNotFoundException`), func([]string) string { return "secret not found" }},
+	{regexp.MustCompile(`code = NotFound`), func([]string) string { return "secret not found" }},
+	{regexp.MustCompile(`context deadline exceeded`), func([]string) string { return "timed out" }},
+}
+
+// describeErr turns vals' error about ref into text that names ref and, when vals' message
+// is on the allow-list, its reason; any other message is withheld, since it may quote the
+// value (a YAML parser's "cannot unmarshal !!str `hunter2…`", a command's stderr).
+func describeErr(ref string, err error) string {
+	msg := err.Error()
+	for _, s := range safeReasons {
+		m := s.re.FindStringSubmatch(msg)
+		if m == nil || !submatchesInRef(ref, m[1:]) {
+			continue
+		}
+		return fmt.Sprintf("could not resolve %s: %s", ref, s.reason(m))
+	}
+	return fmt.Sprintf("could not resolve %s (details withheld: they may contain the value)", ref)
+}
+
+// submatchesInRef reports whether every captured text occurs in ref.
+func submatchesInRef(ref string, subs []string) bool {
+	for _, s := range subs {
+		if !strings.Contains(ref, s) {
+			return false
 		}
 	}
-	return msg
+	return true
 }

@@ -13,10 +13,31 @@ const Redacted = "[redacted]"
 // Value is one secret value. It prints as Redacted through fmt (%v, %s, %q, %#v, %x, …),
 // slog and encoding/json; Reveal is the one way to read it, for the code that writes it to
 // a store.
-type Value struct{ s string }
+type Value struct {
+	s string
+	// json is set when s is the JSON encoding of a property that is not a string (a
+	// number, bool, object, array or null), to be written back as it was read.
+	json bool
+}
 
 // New wraps s as a Value.
 func New(s string) Value { return Value{s: s} }
+
+// NewJSON wraps raw, the JSON encoding of a property that is not a string (a number, bool,
+// object, array or null), as a store read it: RawJSON returns it unchanged, so a write keeps
+// the property's type.
+func NewJSON(raw json.RawMessage) Value { return Value{s: string(raw), json: true} }
+
+// RawJSON returns the JSON of a value made by NewJSON, and false for any other value.
+func (v Value) RawJSON() (json.RawMessage, bool) {
+	if !v.json {
+		return nil, false
+	}
+	return json.RawMessage(v.s), true
+}
+
+// IsNull reports whether v is a JSON null read from a store: a property that holds no value.
+func (v Value) IsNull() bool { return v.json && strings.TrimSpace(v.s) == "null" }
 
 // Reveal returns the secret itself. Call it only to hand the value to a store.
 func (v Value) Reveal() string { return v.s }
@@ -81,6 +102,21 @@ func (vs Values) Clone() Values {
 		c.Set(n, v)
 	}
 	return c
+}
+
+// JSON returns the values as a map ready for encoding/json, for the code that hands them to
+// a store: strings, and json.RawMessage for the values made by NewJSON, so properties that
+// are not strings keep their type.
+func (vs Values) JSON() map[string]any {
+	m := make(map[string]any, len(vs.m))
+	for n, v := range vs.m {
+		if raw, ok := v.RawJSON(); ok {
+			m[n] = raw
+		} else {
+			m[n] = v.s
+		}
+	}
+	return m
 }
 
 // Reveal returns the values as a plain map, for the code that hands them to a store.

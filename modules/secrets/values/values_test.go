@@ -157,17 +157,36 @@ func TestCheckRef(t *testing.T) {
 	}
 }
 
+// leakedPrefix returns the first prefix of at least 6 characters (the whole value when it is
+// shorter) of any of vals found in text; "" when none is.
+func leakedPrefix(text string, vals ...string) string {
+	for _, v := range vals {
+		if v == "" {
+			continue
+		}
+		if p := v[:min(6, len(v))]; strings.Contains(text, p) {
+			return p
+		}
+	}
+	return ""
+}
+
 // TestResolveWithVals resolves real references through a real vals runtime: file, envsubst,
-// a YAML document's key, and a missing key, which must be an error (FailOnMissingKeyInMap)
-// naming the reference and never a value.
+// a YAML document's key, and failures, which must be errors naming the reference and never
+// any part of a value.
 func TestResolveWithVals(t *testing.T) {
 	dir := t.TempDir()
 	plain := filepath.Join(dir, "token.txt")
 	doc := filepath.Join(dir, "doc.yaml")
+	failing := filepath.Join(dir, "fail.sh")
 	if err := os.WriteFile(plain, []byte(secret), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(doc, []byte("db:\n  password: "+secret+"-doc\n  nested: {a: b}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A command that fails after printing a value to stderr, as a misused tool may.
+	if err := os.WriteFile(failing, []byte("#!/bin/sh\necho \"token "+secret+"-exec\" >&2\nexit 3\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("POPULATE_TEST_VALUE", secret+"-env")
@@ -191,12 +210,15 @@ func TestResolveWithVals(t *testing.T) {
 		}
 	}
 	for ref, wantErr := range map[string]string{
-		"ref+file://" + doc + "#/db/missing": "no value found for key db/missing",
-		"ref+file://" + doc + "#/db":         "resolved to a document",
-		"ref+file://" + doc + "#/db/nested":  "resolved to a document",
-		"ref+nosuchscheme://xy":              "no provider registered",
-		"ref+file://x":                       "vals did not expand it",
-		"ref+file://" + dir + "/absent.txt":  "absent.txt",
+		"ref+file://" + doc + "#/db/missing":    "no value found for key db/missing",
+		"ref+file://" + doc + "#/db":            "resolved to a document",
+		"ref+file://" + doc + "#/db/nested":     "resolved to a document",
+		"ref+nosuchscheme://xy":                 "no provider registered",
+		"ref+file://x":                          "vals did not expand it",
+		"ref+file://" + dir + "/absent.txt":     "file not found",
+		"ref+file://" + plain + "#/key":         "details withheld", // a plain string is no document
+		"ref+file://" + doc + "#/db/password/x": "details withheld",
+		"ref+exec://" + failing:                 "details withheld",
 	} {
 		_, err := Resolve(ctx, rt, ref)
 		if err == nil {
@@ -205,15 +227,54 @@ func TestResolveWithVals(t *testing.T) {
 		if !strings.Contains(err.Error(), wantErr) || !strings.Contains(err.Error(), ref) {
 			t.Errorf("%s: error %q does not say %q and name the reference", ref, err, wantErr)
 		}
-		if strings.Contains(err.Error(), secret) {
-			t.Errorf("%s: error leaks a value: %q", ref, err)
+		if p := leakedPrefix(err.Error(), secret, secret+"-doc", secret+"-exec"); p != "" {
+			t.Errorf("%s: error leaks %q of a value: %q", ref, p, err)
 		}
 	}
 }
 
-func TestScrubWithholdsDocumentContent(t *testing.T) {
-	msg := scrub("expand x: unexpected type of value for key at 0=db in [db password]: expected a map, got " + secret + "(string)")
-	if strings.Contains(msg, secret) || !strings.Contains(msg, "withheld") {
-		t.Fatalf("scrub kept the value: %q", msg)
+// TestDescribeErrKeepsOnlyKnownReasons feeds describeErr messages vals' providers produce
+// for a secret stored as a plain string (awssecrets, gcpsecrets) and for a failing command:
+// only allow-listed reasons survive, and only when they name the reference's own parts.
+func TestDescribeErrKeepsOnlyKnownReasons(t *testing.T) {
+	const ref = "ref+awssecrets://team-a/db#/password"
+	for msg, want := range map[string]string{
+		`expand ` + ref + `: error while parsing secret for key "team-a/db" as yaml: yaml: unmarshal errors:` + "\n  line 1: cannot unmarshal !!str `" + secret[:20] + "...` into map[string]interface {}": "details withheld",
+		`expand ref+gcpsecrets://p/db#/k: failed to unmarshal secret: yaml: unmarshal errors: line 1: cannot unmarshal !!str ` + "`" + secret[:12] + "`":                                                   "details withheld",
+		`expand x: unexpected type of value for key at 0=db in [db password]: expected a map, got ` + secret + `(string)`:                                                                                  "details withheld",
+		`exec provider: command "/bin/tool" failed: exit status 1 (stderr: bad token ` + secret + `)`:                                                                                                      "details withheld",
+		`expand ` + ref + `: no value found for key password`:                                                                                                                                              "could not resolve " + ref + ": no value found for key password",
+		`expand ` + ref + `: no value found for key ` + secret:                                                                                                                                             "details withheld", // not the reference's key
+		`get parameter: operation error Secrets Manager: GetSecretValue, ResourceNotFoundException: can't find the secret`:                                                                                 "could not resolve " + ref + ": secret not found",
+	} {
+		got := describeErr(ref, errors.New(msg))
+		if !strings.Contains(got, want) || !strings.Contains(got, ref) {
+			t.Errorf("describeErr(%q) = %q, want it to contain %q and the reference", msg, got, want)
+		}
+		if p := leakedPrefix(got, secret); p != "" {
+			t.Errorf("describeErr(%q) leaks %q: %q", msg, p, got)
+		}
+	}
+}
+
+func TestNewJSON(t *testing.T) {
+	var vs Values
+	vs.Set("port", NewJSON(json.RawMessage(`5432`)))
+	vs.Set("x", NewJSON(json.RawMessage(`null`)))
+	vs.Set("s", New("5432"))
+	b, err := json.Marshal(vs.JSON())
+	if err != nil || string(b) != `{"port":5432,"s":"5432","x":null}` {
+		t.Fatalf("JSON() encodes as %s (%v)", b, err)
+	}
+	if fmt.Sprint(vs) != "{port: [redacted], s: [redacted], x: [redacted]}" {
+		t.Fatalf("prints %v", vs)
+	}
+	x, _ := vs.Get("x")
+	s, _ := vs.Get("s")
+	if !x.IsNull() || s.IsNull() {
+		t.Fatal("IsNull")
+	}
+	if _, ok := s.RawJSON(); ok {
+		t.Fatal("a string value has raw JSON")
 	}
 }
