@@ -309,7 +309,7 @@ func (m *Configroot) populate(ctx context.Context, o render.Options, c storeCred
 	})
 	var b strings.Builder
 	for _, it := range res.Items {
-		fmt.Fprintf(&b, "%s\t%s/%s\t%s\t%s\t%s\t%s\n", it.Status, it.Namespace, it.Secret, it.Key, it.Store, it.StorePath, it.Source)
+		fmt.Fprintln(&b, it)
 	}
 	return b.String(), err
 }

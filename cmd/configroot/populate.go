@@ -107,14 +107,7 @@ func (p *populateFlags) run(ctx context.Context, stdout, stderr io.Writer) error
 		if it.Status == populate.Present && !p.verbose {
 			continue
 		}
-		line := fmt.Sprintf("%s\t%s/%s\t%s\t%s\t%s", it.Status, it.Namespace, it.Secret, it.Key, it.Store, it.StorePath)
-		if it.Source != "" {
-			line += "\t" + it.Source
-		}
-		if it.Replaced {
-			line += "\t(replaced)"
-		}
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintln(stdout, it)
 	}
 	fmt.Fprintln(stderr, populateSummary(res))
 	return err

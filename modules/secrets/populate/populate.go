@@ -75,6 +75,19 @@ type Item struct {
 	Replaced bool
 }
 
+// String is the item as one tab-separated report line: status, namespace/Secret, key, store,
+// store path, then the source and "(replaced)" when they apply. It never holds a value.
+func (it Item) String() string {
+	line := fmt.Sprintf("%s\t%s/%s\t%s\t%s\t%s", it.Status, it.Namespace, it.Secret, it.Key, it.Store, it.StorePath)
+	if it.Source != "" {
+		line += "\t" + it.Source
+	}
+	if it.Replaced {
+		line += "\t(replaced)"
+	}
+	return line
+}
+
 // Result lists every entry of config-root's ExternalSecrets, sorted, with what was done.
 type Result struct {
 	Items []Item
