@@ -33,10 +33,7 @@ fi
 echo "tools: building vault $VAULT_VERSION into $bin (about 10 minutes the first time)" >&2
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-dir=$(cd "$work" && go mod download -json "github.com/hashicorp/vault@$VAULT_VERSION" |
-  sed -n 's/.*"Dir": "\(.*\)",/\1/p')
-[[ -n $dir ]] || { echo "tools: could not download vault $VAULT_VERSION" >&2; exit 1; }
-cp -r "$dir" "$work/src" && chmod -R u+w "$work/src"
+"$root/scripts/copy-go-module.sh" "github.com/hashicorp/vault@$VAULT_VERSION" "$work/src"
 cd "$work/src"
 sed -i '/^replace github.com\/hashicorp\/vault\/\(api\|sdk\)/d' go.mod
 go mod edit \

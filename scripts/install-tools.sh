@@ -37,10 +37,7 @@ if ! have helmfile "$HELMFILE_VERSION"; then
   work=$(mktemp -d)
   trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
   # helmfile's go.mod has replace directives, which go install refuses: build inside a copy.
-  dir=$(cd "$work" && go mod download -json "github.com/helmfile/helmfile@$HELMFILE_VERSION" |
-    sed -n 's/.*"Dir": "\(.*\)",/\1/p')
-  [[ -n $dir ]] || { echo "tools: could not download helmfile $HELMFILE_VERSION" >&2; exit 1; }
-  cp -r "$dir" "$work/src" && chmod -R u+w "$work/src"
+  "$root/scripts/copy-go-module.sh" "github.com/helmfile/helmfile@$HELMFILE_VERSION" "$work/src"
   (cd "$work/src" && CGO_ENABLED=0 go build -trimpath \
     -ldflags "-X go.szostok.io/version.version=$HELMFILE_VERSION" -o "$bin/helmfile" .)
 fi
