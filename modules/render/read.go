@@ -91,8 +91,17 @@ func checkOneChart(releases []Release) error {
 	return nil
 }
 
-// readDocuments parses the YAML documents of one file of release r. helm marks the release
-// with its meta.helm.sh annotations; kustomize output does not.
+// readDocuments parses the YAML documents of one file of release r into resources. helm
+// marks the release with its meta.helm.sh annotations; kustomize output does not.
+//
+// Every resource comes out as a tree of its own, the object the API server would see:
+//   - aliases are replaced by copies of their anchored nodes and `<<` merge keys are merged
+//     (YAML 1.2 §7.1; the YAML 1.1 merge type that kubectl honours through
+//     sigs.k8s.io/yaml), so that an edit of one resource never shows up in another place;
+//   - list objects (`kind: List`, `ConfigMapList`, any `<Kind>List` with `items`) are
+//     flattened into their items, as kubectl and helm do (k8s.io/cli-runtime
+//     resource.Builder.Flatten, meta.IsListType). Each item keeps the list's head comment
+//     (helm's `# Source:` line). A list inside a list is refused.
 func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNode, error) {
 	src := "release " + r.String() + ": " + file
 	anns := [][2]string{
@@ -103,22 +112,86 @@ func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNod
 	if helm {
 		anns = append(anns, [2]string{AnnotationReleaseName, r.Name}, [2]string{AnnotationReleaseNamespace, r.Namespace})
 	}
-	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
+	// DisableUnwrapping: the reader's own unwrapping only knows `List` and
+	// ResourceList, and only as the sole document of a file.
+	docs, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true, DisableUnwrapping: true}).Read()
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid YAML: %w", src, err)
 	}
-	for _, n := range nodes {
+	nodes := make([]*yaml.RNode, 0, len(docs))
+	for i, n := range docs {
 		if n.YNode().Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("%s: not a Kubernetes resource: a document is a YAML %s, not a mapping", src, n.YNode().ShortTag())
 		}
 		if err := duplicateKeys(n.YNode()); err != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
+		if err := n.DeAnchor(); err != nil {
+			return nil, fmt.Errorf("%s: document %d: YAML alias or merge key: %w", src, i+1, err)
+		}
+		items, isList, err := listItems(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", src, i+1, err)
+		}
+		if !isList {
+			nodes = append(nodes, n)
+			continue
+		}
+		nodes = append(nodes, items...)
+	}
+	for _, n := range nodes {
 		if err := setAnnotations(n, anns); err != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
 	}
 	return nodes, nil
+}
+
+// isListKind reports whether a document is a Kubernetes list object: a kind named
+// `List` or `<Kind>List` (the API's convention for list types) holding an `items` field.
+// A custom resource whose kind merely ends in "List" but has no top-level items is an
+// object.
+func isListKind(n *yaml.RNode) bool {
+	return strings.HasSuffix(n.GetKind(), "List") && n.Field("items") != nil
+}
+
+// listItems returns the items of a list object n, each a mapping that carries the list's
+// head comment; isList is false when n is not a list. An item that is not a mapping or is
+// a list itself is an error naming its position.
+func listItems(n *yaml.RNode) (items []*yaml.RNode, isList bool, err error) {
+	if !isListKind(n) {
+		return nil, false, nil
+	}
+	kind := n.GetKind()
+	seq := n.Field("items").Value
+	if yaml.IsMissingOrNull(seq) {
+		return nil, true, nil
+	}
+	if seq.YNode().Kind != yaml.SequenceNode {
+		return nil, true, fmt.Errorf("%s: items is a YAML %s, not a sequence", kind, seq.YNode().ShortTag())
+	}
+	var head string
+	if c := n.YNode().Content; len(c) > 0 {
+		head = c[0].HeadComment
+	}
+	for i, y := range seq.YNode().Content {
+		item := yaml.NewRNode(y)
+		switch {
+		case y.Kind != yaml.MappingNode:
+			return nil, true, fmt.Errorf("%s: items[%d] is a YAML %s, not a Kubernetes resource", kind, i, y.ShortTag())
+		case isListKind(item):
+			return nil, true, fmt.Errorf("%s: items[%d] is a %s: a list inside a list is not flattened (write its items into the outer list)", kind, i, item.GetKind())
+		}
+		if head != "" && len(y.Content) > 0 {
+			if c := y.Content[0].HeadComment; c != "" {
+				y.Content[0].HeadComment = head + "\n" + c
+			} else {
+				y.Content[0].HeadComment = head
+			}
+		}
+		items = append(items, item)
+	}
+	return items, true, nil
 }
 
 func isYAML(p string) bool {
