@@ -374,8 +374,15 @@ type containerRunner struct {
 
 // Run implements render.Runner.
 func (r containerRunner) Run(ctx context.Context, c render.Command, stdout, stderr io.Writer) error {
-	ctr := dag.Container().From(r.image).
-		WithMountedDirectory(c.Dir, r.source).
+	ctr := dag.Container().From(r.image)
+	for _, name := range c.Unset {
+		ctr = ctr.WithoutEnvVariable(name)
+	}
+	for _, kv := range c.Env {
+		name, value, _ := strings.Cut(kv, "=")
+		ctr = ctr.WithEnvVariable(name, value)
+	}
+	ctr = ctr.WithMountedDirectory(c.Dir, r.source).
 		WithWorkdir(c.Dir).
 		WithExec(append([]string{c.Name}, c.Args...))
 	out, err := ctr.Stdout(ctx)
@@ -389,6 +396,9 @@ func (r containerRunner) Run(ctx context.Context, c render.Command, stdout, stde
 	}
 	if stdout != nil {
 		_, _ = io.WriteString(stdout, out)
+	}
+	if c.Output == "" {
+		return nil
 	}
 	if _, err := ctr.Directory(c.Output).Export(ctx, c.Output); err != nil {
 		return fmt.Errorf("copy %s out of the helmfile container: %w", c.Output, err)

@@ -31,10 +31,21 @@ value reaches config-root. A Secret with no data stays a Secret, as does one ann
 secret.jenkins-x.io/convert-exclude: "true" (listed in the summary). The render fails if any
 other Secret with data would be written.
 
-With --selector only the selected releases are rendered, and only their folders in
-config-root/ are replaced.
+With --selector only the selected releases are rendered, and only their files in
+config-root/ are replaced; a selected release that renders nothing now (installed: false,
+a false condition, a chart that renders no resource) loses its files, as in a full render.
+A selector that matches no release is an error.
 
 Arguments after -- are passed to helmfile template as they are.
+
+The render is hermetic: the same repo gives the same config-root on any machine. helmfile
+runs with this process's environment (helmfile.yaml may read variables with env and
+requiredEnv; chart repository credentials come from <REPO>_USERNAME and <REPO>_PASSWORD,
+the repository name upper-cased with - as _), except that KUBECONFIG=/dev/null and
+HELM_NAMESPACE=default are set, so a release without a namespace renders into "default"
+whatever kube context this machine has, and these are removed:
+` + wrapWords(render.UnsetVariables, 88, "  ") + `
+(use --environment, --file and --helm instead).
 
 configroot.yaml, at the root of the repo, may set:
   helmfile: helmfile.yaml          # the helmfile to render
@@ -157,5 +168,24 @@ func summary(r render.Result) string {
 	if r.Partial {
 		b.WriteString(" (selected releases only)")
 	}
+	return b.String()
+}
+
+// wrapWords joins words with spaces into lines of at most width characters, each starting
+// with indent.
+func wrapWords(words []string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range words {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
 	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -45,13 +46,37 @@ type TemplateOptions struct {
 // writing one folder per release under outDir. The CLI and the Dagger function both run
 // exactly this list, locally or in a container.
 func TemplateArgs(o TemplateOptions, outDir string) []string {
-	file := o.File
-	if file == "" {
-		file = "helmfile.yaml"
-	}
 	kube := o.KubeVersion
 	if kube == "" {
 		kube = DefaultKubeVersion
+	}
+	args := append(globalArgs(o), "template",
+		"--include-crds",
+		"--skip-tests",
+		"--kube-version", kube,
+		"--output-dir-template", OutputDirTemplate(outDir),
+	)
+	if o.Concurrency > 0 {
+		args = append(args, "--concurrency", strconv.Itoa(o.Concurrency))
+	}
+	return append(args, o.ExtraArgs...)
+}
+
+// ListArgs returns the argument list of `helmfile list` (without the program name) that
+// prints, as JSON, every release of the helmfile in o's environment with its labels,
+// whether it renders anything or not: without selectors, since helmfile's own filtering
+// drops a release whose `condition:` is false. --skip-charts: listing needs no chart.
+func ListArgs(o TemplateOptions) []string {
+	o.Selectors = nil
+	return append(globalArgs(o), "list", "--skip-charts", "--output", "json")
+}
+
+// globalArgs are helmfile's flags that choose the releases: file, helm, environment and
+// selectors.
+func globalArgs(o TemplateOptions) []string {
+	file := o.File
+	if file == "" {
+		file = "helmfile.yaml"
 	}
 	args := []string{"--file", file}
 	if o.HelmBinary != "" {
@@ -63,16 +88,7 @@ func TemplateArgs(o TemplateOptions, outDir string) []string {
 	for _, s := range o.Selectors {
 		args = append(args, "--selector", s)
 	}
-	args = append(args, "template",
-		"--include-crds",
-		"--skip-tests",
-		"--kube-version", kube,
-		"--output-dir-template", OutputDirTemplate(outDir),
-	)
-	if o.Concurrency > 0 {
-		args = append(args, "--concurrency", strconv.Itoa(o.Concurrency))
-	}
-	return append(args, o.ExtraArgs...)
+	return args
 }
 
 // Command is one program run: helmfile template, for configroot.
@@ -86,6 +102,11 @@ type Command struct {
 	// Output is the folder the program writes its results to. A Runner that runs the program
 	// elsewhere (in a container) copies it back to the same path.
 	Output string
+	// Env are variables ("NAME=value") set for the program, over the runner's own
+	// environment.
+	Env []string
+	// Unset names variables of the runner's own environment the program must not see.
+	Unset []string
 }
 
 // Runner runs a Command. ExecRunner runs it on this machine; the Dagger module runs the
@@ -112,6 +133,7 @@ func (ExecRunner) Run(ctx context.Context, c Command, stdout, stderr io.Writer) 
 	var tail tailBuffer
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Dir = c.Dir
+	cmd.Env = Environ(os.Environ(), c.Env, c.Unset)
 	cmd.Stdout = stdout
 	cmd.Stderr = io.MultiWriter(stderr, &tail)
 	if err := cmd.Run(); err != nil {

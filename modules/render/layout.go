@@ -98,18 +98,17 @@ func (l Layout) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	used := map[string]bool{}
+	paths := make([]string, len(all))
 	declared := map[string]bool{}
-	for _, p := range all {
-		switch {
-		case p.dir == DirClusterNS:
+	for i, p := range all {
+		paths[i] = p.path()
+		if p.dir == DirClusterNS {
 			declared[p.name] = true
-		case strings.HasPrefix(p.dir, DirNamespaces+"/"):
-			used[p.namespace] = true
 		}
 	}
-	for ns := range used {
-		if declared[ns] || systemNamespaces[ns] {
+	used := namespacesInUse(paths)
+	for _, ns := range sortedKeys(used) {
+		if declared[ns] {
 			continue
 		}
 		all = append(all, placed{node: namespaceObject(ns), identity: "/Namespace//" + ns, source: "configroot", dir: DirClusterNS, base: ns})
@@ -206,6 +205,15 @@ func resolveCollisions(all []placed) error {
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].path() < all[j].path() })
 	return nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // isTestHook reports whether a resource is a helm test hook (helm.sh/hook: test, test-success…).

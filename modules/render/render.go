@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -71,6 +70,9 @@ type Collected struct {
 	Config Config
 	// Partial is true when selectors limited the render.
 	Partial bool
+	// Selected are the releases the selectors matched, those that rendered nothing
+	// included (a release with `installed: false`, or whose chart renders no resource).
+	Selected []Release
 }
 
 // Layout returns the Layout filter configured for the repo.
@@ -93,6 +95,12 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 		tmpl.KubeVersion = cfg.KubeVersion
 	}
 
+	var selected []Release
+	if len(tmpl.Selectors) > 0 && o.Rendered == "" {
+		if selected, err = listSelected(ctx, o, tmpl); err != nil {
+			return Collected{}, err
+		}
+	}
 	rendered := o.Rendered
 	if rendered == "" {
 		tmp, err := os.MkdirTemp("", "configroot-render-")
@@ -100,7 +108,8 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 			return Collected{}, fmt.Errorf("render: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(tmpl, tmp), Output: tmp}
+		cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(tmpl, tmp), Output: tmp,
+			Env: HermeticVariables(), Unset: UnsetVariables}
 		err = o.Runner.Run(ctx, cmd, o.Log, o.Log)
 		if err != nil && !noReleasesMatched(err) {
 			file := filepath.Join(o.Source, fileOr(tmpl.File))
@@ -116,7 +125,7 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 	if err != nil {
 		return Collected{}, err
 	}
-	c := Collected{Nodes: nodes, Releases: releases, Config: cfg, Partial: len(tmpl.Selectors) > 0}
+	c := Collected{Nodes: nodes, Releases: releases, Config: cfg, Partial: len(tmpl.Selectors) > 0, Selected: selected}
 	if !c.Partial {
 		for _, k := range cfg.Kustomize {
 			r := k.Release()
@@ -139,7 +148,10 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 		}
 		fmt.Fprintf(o.Progress, "%-9s %-40s %4d resources\n", kind, r.String(), r.Resources)
 	}
-	if len(c.Nodes) == 0 && !o.AllowEmpty {
+	for _, r := range c.emptySelected() {
+		fmt.Fprintf(o.Progress, "%-9s %-40s %4d resources (renders nothing now: its files are removed)\n", "release", r.String(), 0)
+	}
+	if len(c.Nodes) == 0 && !o.AllowEmpty && len(c.Selected) == 0 {
 		return Collected{}, ErrEmpty
 	}
 	return c, nil
@@ -172,7 +184,9 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	}
 	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
 	if c.Partial {
-		files = mergePartial(old, files, c.Releases)
+		if files, err = mergePartial(old, files, c.Releases, c.Selected); err != nil {
+			return Result{}, err
+		}
 	}
 	if res.Files, err = WriteAtomic(o.Output, files); err != nil {
 		return Result{}, err
@@ -180,46 +194,19 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
-// mergePartial adds to files every file of the existing config-root old that does not
-// belong to one of the rendered releases, so that a render limited by selectors keeps the
-// rest. A release owns its folders under its own namespace, and the files of its folder
-// under other namespaces whose helm annotations name it.
-func mergePartial(old, files Files, releases []Release) Files {
-	owned := make([]string, 0, 3*len(releases))
-	byFolder := map[string][]Release{}
-	for _, r := range releases {
-		for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
-			owned = append(owned, path.Join(top, r.Namespace, r.Folder())+"/")
-		}
-		byFolder[r.Folder()] = append(byFolder[r.Folder()], r)
+// emptySelected returns the selected releases that rendered nothing.
+func (c Collected) emptySelected() []Release {
+	rendered := make(map[string]bool, len(c.Releases))
+	for _, r := range c.Releases {
+		rendered[r.String()] = true
 	}
-	for p, data := range old {
-		if _, ok := files[p]; ok || hasAnyPrefix(p, owned) || ownedElsewhere(p, data, byFolder) {
-			continue
-		}
-		files[p] = data
-	}
-	return files
-}
-
-// ownedElsewhere reports whether the file p, in namespaces/<other>/<folder>/, is a resource
-// a rendered release put in another namespace than its own (its helm annotations say so).
-func ownedElsewhere(p string, data []byte, byFolder map[string][]Release) bool {
-	parts := strings.Split(p, "/")
-	if len(parts) != 4 || parts[0] != DirNamespaces || len(byFolder[parts[2]]) == 0 {
-		return false
-	}
-	n, err := yaml.Parse(string(data))
-	if err != nil {
-		return false
-	}
-	anns := n.GetAnnotations()
-	for _, r := range byFolder[parts[2]] {
-		if anns[AnnotationReleaseName] == r.Name && anns[AnnotationReleaseNamespace] == r.Namespace {
-			return true
+	var empty []Release
+	for _, r := range c.Selected {
+		if !rendered[r.String()] {
+			empty = append(empty, r)
 		}
 	}
-	return false
+	return empty
 }
 
 // clusterScopedCRDs returns "<group>/<kind>" of every cluster-scoped CRD in files.

@@ -2,9 +2,14 @@ package render
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -15,10 +20,36 @@ import (
 type remoteRunner struct {
 	got  []Command
 	tree map[string]string
+	// listed are releases ("<namespace>/<name>/<chart>") helmfile list prints besides those
+	// of tree: selected releases that render nothing.
+	listed []string
+	// noMatch makes helmfile list exit with status 3, as helmfile does when no release
+	// matches.
+	noMatch bool
 }
 
-func (r *remoteRunner) Run(_ context.Context, c Command, _, _ io.Writer) error {
+func (r *remoteRunner) Run(_ context.Context, c Command, stdout, _ io.Writer) error {
 	r.got = append(r.got, c)
+	if slices.Contains(c.Args, "list") {
+		// helmfile list --output json: the releases of the tree, as helmfile prints them.
+		if r.noMatch {
+			return &ExecError{Name: c.Name, Args: c.Args, Code: 3, Err: errors.New("exit status 3"),
+				Stderr: "err: no releases found that matches specified selector(app=typo) and environment(default), in any helmfile\n"}
+		}
+		seen := map[string]bool{}
+		var listed []string
+		for _, p := range append(slices.Collect(maps.Keys(r.tree)), r.listed...) {
+			parts := strings.SplitN(p, "/", 4)
+			if !seen[parts[0]+"/"+parts[1]] {
+				seen[parts[0]+"/"+parts[1]] = true
+				listed = append(listed, fmt.Sprintf(`{"name":%q,"namespace":%q,"enabled":true,"installed":true,"labels":"app:%s,chart:%s,name:%s,namespace:%s","chart":"./charts/%s","version":""}`,
+					parts[1], parts[0], parts[1], parts[2], parts[1], parts[0], parts[2]))
+			}
+		}
+		sort.Strings(listed)
+		_, err := io.WriteString(stdout, "["+strings.Join(listed, ",")+"]\n")
+		return err
+	}
 	for p, data := range r.tree {
 		file := filepath.Join(c.Output, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
@@ -135,5 +166,107 @@ func TestPartialRender(t *testing.T) {
 		if string(partial[p]) != string(data) {
 			t.Errorf("%s differs from the full render", p)
 		}
+	}
+}
+
+// TestPartialRenderOfAReleaseThatRendersNothing renders a release that the selector still
+// matches but that renders nothing now (disabled): its files, and the Namespace only it
+// used, go, exactly as in a full render; a selector matching no release is an error that
+// changes nothing.
+func TestPartialRenderOfAReleaseThatRendersNothing(t *testing.T) {
+	keep := map[string]string{
+		"ops/crds/crds/crds/foo.yaml":     "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: foos.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: Foo}}\n",
+		"web/site/site/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site}\n",
+	}
+	all := maps.Clone(keep)
+	all["jx/lighthouse/lighthouse/templates/all.yaml"] = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: lighthouse}\n---\n" +
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: lighthouse}\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: elsewhere, namespace: web}\n"
+	repo := t.TempDir()
+	out := filepath.Join(t.TempDir(), "config-root")
+	if _, err := Render(t.Context(), Options{Source: repo, Output: out, Runner: &remoteRunner{tree: all}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ReadFiles(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"namespaces/jx/lighthouse/lighthouse-deploy.yaml", "cluster/namespaces/jx.yaml", "namespaces/web/lighthouse/elsewhere-cm.yaml"} {
+		if _, ok := before[p]; !ok {
+			t.Fatalf("the first render has no %s: %v", p, before.Paths())
+		}
+	}
+
+	// A selector that matches nothing: an error, with or without AllowEmpty.
+	for _, allow := range []bool{false, true} {
+		_, err := Render(t.Context(), Options{Source: repo, Output: out, AllowEmpty: allow,
+			Runner: &remoteRunner{noMatch: true}, Template: TemplateOptions{Selectors: []string{"app=typo"}}})
+		if !errors.Is(err, ErrNoMatch) || !strings.Contains(err.Error(), "helmfile.yaml (environment default, selectors app=typo)") {
+			t.Errorf("allow-empty %v: error %v, want ErrNoMatch naming the file and selectors", allow, err)
+		}
+		if after, _ := ReadFiles(out); len(after) != len(before) {
+			t.Errorf("a failed render changed config-root")
+		}
+	}
+
+	// lighthouse is disabled: the selector still matches it, helmfile renders nothing.
+	res, err := Render(t.Context(), Options{Source: repo, Output: out,
+		Runner:   &remoteRunner{listed: []string{"jx/lighthouse/lighthouse"}},
+		Template: TemplateOptions{Selectors: []string{"app=lighthouse"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Files.Removed != 4 || res.Files.Written() != 0 {
+		t.Errorf("stats %+v, want 4 files removed (its 3 resources and the jx Namespace) and none written", res.Files)
+	}
+	partial, err := ReadFiles(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDir := filepath.Join(t.TempDir(), "config-root")
+	if _, err := Render(t.Context(), Options{Source: repo, Output: wantDir, Runner: &remoteRunner{tree: keep}}); err != nil {
+		t.Fatal(err)
+	}
+	full, err := ReadFiles(wantDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(partial.Paths(), "\n"), strings.Join(full.Paths(), "\n"); got != want {
+		t.Errorf("partial render:\n%s\nwant (full render without lighthouse):\n%s", got, want)
+	}
+	for p, data := range full {
+		if string(partial[p]) != string(data) {
+			t.Errorf("%s differs from the full render", p)
+		}
+	}
+}
+
+// TestMatchSelectors checks configroot's reading of helmfile selectors against helmfile's
+// own rules (pkg/state/release_filters.go: ParseLabels, LabelFilter.Match).
+func TestMatchSelectors(t *testing.T) {
+	labels := map[string]string{"name": "lighthouse", "namespace": "jx", "app": "lighthouse", "tier": ""}
+	cases := []struct {
+		selectors []string
+		want      bool
+	}{
+		{[]string{"app=lighthouse"}, true},
+		{[]string{"app=other"}, false},
+		{[]string{"app=lighthouse,namespace=jx"}, true},
+		{[]string{"app=lighthouse,namespace=nginx"}, false},
+		{[]string{"app=other", "name=lighthouse"}, true}, // several selectors: any
+		{[]string{"app!=other"}, true},
+		{[]string{"app!=lighthouse"}, false},
+		{[]string{"missing!=x"}, true}, // helmfile: an absent label is not equal
+		{[]string{"missing=x"}, false},
+		{[]string{"tier="}, true},
+	}
+	for _, tc := range cases {
+		got, err := matchSelectors(labels, tc.selectors)
+		if err != nil || got != tc.want {
+			t.Errorf("%v: %v (%v), want %v", tc.selectors, got, err, tc.want)
+		}
+	}
+	if _, err := matchSelectors(labels, []string{"app"}); err == nil || !strings.Contains(err.Error(), `malformed selector "app"`) {
+		t.Errorf("a malformed selector: %v", err)
 	}
 }

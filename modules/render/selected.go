@@ -1,0 +1,230 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ErrNoMatch is returned when the selectors of a render match no release of the helmfile
+// in its environment: almost always a typo, and never a reason to change config-root.
+var ErrNoMatch = errors.New("the selectors match no release")
+
+// listedRelease is one entry of `helmfile list --output json` (helmfile pkg/app
+// HelmRelease).
+type listedRelease struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Enabled   bool   `json:"enabled"`
+	Installed bool   `json:"installed"`
+	// Labels are "key:value" pairs joined by commas, helmfile's implicit name, namespace
+	// and chart labels included.
+	Labels string `json:"labels"`
+	Chart  string `json:"chart"`
+}
+
+// labels parses Labels.
+func (l listedRelease) labels() map[string]string {
+	m := map[string]string{}
+	for _, kv := range strings.Split(l.Labels, ",") {
+		if k, v, ok := strings.Cut(kv, ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// matchSelectors reports whether labels match helmfile selectors: a release matches when
+// any selector matches, and a selector ("k=v,k2!=v2") when all of its terms do; k=v needs
+// label k with value v, k!=v only that k is not v (helmfile pkg/state/release_filters.go,
+// ParseLabels and LabelFilter.Match). A malformed term is an error.
+func matchSelectors(labels map[string]string, selectors []string) (bool, error) {
+	for _, sel := range selectors {
+		all := true
+		for _, term := range strings.Split(sel, ",") {
+			if k, v, ok := strings.Cut(term, "!="); ok && k != "" {
+				if got, has := labels[k]; has && got == v {
+					all = false
+				}
+				continue
+			}
+			k, v, ok := strings.Cut(term, "=")
+			if !ok || k == "" {
+				return false, fmt.Errorf("malformed selector %q: want key=value or key!=value terms, joined by commas", sel)
+			}
+			if got, has := labels[k]; !has || got != v {
+				all = false
+			}
+		}
+		if all {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// listSelected runs `helmfile list` and returns the releases the selectors of tmpl match,
+// sorted, with the namespace a release without one renders into: disabled ones too
+// (installed: false, a false condition), which helmfile template skips and whose files a
+// full render would therefore remove. No match is ErrNoMatch, naming the file, environment
+// and selectors.
+func listSelected(ctx context.Context, o Options, tmpl TemplateOptions) ([]Release, error) {
+	file := fileOr(tmpl.File)
+	var stdout bytes.Buffer
+	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: ListArgs(tmpl), Env: HermeticVariables(), Unset: UnsetVariables}
+	err := o.Runner.Run(ctx, cmd, &stdout, o.Log)
+	if err != nil && !noReleasesMatched(err) {
+		var exit *ExecError
+		if errors.As(err, &exit) {
+			return nil, fmt.Errorf("helmfile list %s: %s", file, firstLine(exit))
+		}
+		return nil, fmt.Errorf("helmfile list %s: %w", file, err)
+	}
+	// helmfile exits with status 3 when the helmfile has no release.
+	var listed []listedRelease
+	if out := bytes.TrimSpace(stdout.Bytes()); err == nil && len(out) > 0 {
+		if err := json.Unmarshal(out, &listed); err != nil {
+			return nil, fmt.Errorf("helmfile list %s: unexpected output: %w", file, err)
+		}
+	}
+	releases := make([]Release, 0, len(listed))
+	for _, l := range listed {
+		ok, err := matchSelectors(l.labels(), tmpl.Selectors)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if !ok {
+			continue
+		}
+		ns := l.Namespace
+		if ns == "" {
+			ns = HermeticNamespace
+		}
+		releases = append(releases, Release{Name: l.Name, Namespace: ns, Chart: chartName(l.Chart)})
+	}
+	if len(releases) == 0 {
+		env := tmpl.Environment
+		if env == "" {
+			env = "default"
+		}
+		return nil, fmt.Errorf("%s (environment %s, selectors %s): %w", file, env, strings.Join(tmpl.Selectors, " "), ErrNoMatch)
+	}
+	sort.Slice(releases, func(i, j int) bool { return releases[i].String() < releases[j].String() })
+	return releases, nil
+}
+
+// chartName is the name a chart reference most likely has: the last element of a local
+// path, of "repo/chart" or of an OCI reference, without a version tag.
+func chartName(ref string) string {
+	ref = strings.TrimSuffix(ref, "/")
+	name := path.Base(ref)
+	if i := strings.IndexByte(name, ':'); i > 0 && strings.HasPrefix(ref, "oci://") {
+		name = name[:i]
+	}
+	return name
+}
+
+// firstLine is the most telling line of a failed helmfile: its last non-empty stderr line.
+func firstLine(e *ExecError) string {
+	lines := strings.Split(strings.TrimSpace(e.Stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return e.Err.Error()
+}
+
+// mergePartial adds to files every file of the existing config-root old that does not
+// belong to one of the selected releases, so that a render limited by selectors equals
+// the matching part of a full render: the selected releases' files are replaced, those of
+// a selected release that now renders nothing are removed, everything else is kept.
+//
+// A rendered release owns its folders under its own namespace. Any selected release owns
+// the files whose helm annotations (meta.helm.sh/release-name and -namespace) name it,
+// wherever they are: the resources it put in other namespaces, and all of the files of a
+// release that renders nothing now. Generated Namespace objects follow, as in Layout: one
+// for every namespace still in use, and none for a namespace no longer used.
+func mergePartial(old, files Files, rendered, selected []Release) (Files, error) {
+	owned := make([]string, 0, 3*len(rendered))
+	for _, r := range rendered {
+		for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
+			owned = append(owned, path.Join(top, r.Namespace, r.Folder())+"/")
+		}
+	}
+	for p, data := range old {
+		if _, ok := files[p]; ok || hasAnyPrefix(p, owned) || ownedBy(data, selected) {
+			continue
+		}
+		files[p] = data
+	}
+	return files, regenerateNamespaces(files)
+}
+
+// ownedBy reports whether a file of config-root holds a resource whose helm release
+// annotations name one of releases.
+func ownedBy(data []byte, releases []Release) bool {
+	if !bytes.Contains(data, []byte(AnnotationReleaseName)) {
+		return false
+	}
+	n, err := yaml.Parse(string(data))
+	if err != nil {
+		return false
+	}
+	name, ns := annotation(n, AnnotationReleaseName), annotation(n, AnnotationReleaseNamespace)
+	for _, r := range releases {
+		if r.Name == name && r.Namespace == ns {
+			return true
+		}
+	}
+	return false
+}
+
+// regenerateNamespaces makes the generated Namespace objects of files those Layout would
+// write for its other files: it removes those of namespaces no longer in use and adds the
+// missing ones. A Namespace a chart rendered itself (it carries helm's annotations) is
+// left alone.
+func regenerateNamespaces(files Files) error {
+	used := namespacesInUse(files.Paths())
+	for p, data := range files {
+		ns, ok := strings.CutPrefix(p, DirClusterNS+"/")
+		if !ok {
+			continue
+		}
+		ns = strings.TrimSuffix(ns, ".yaml")
+		if !used[ns] && !bytes.Contains(data, []byte(AnnotationReleaseName)) {
+			delete(files, p)
+		}
+		delete(used, ns)
+	}
+	var missing []*yaml.RNode
+	for ns := range used {
+		n := namespaceObject(ns)
+		if err := n.PipeE(yaml.SetAnnotation(kioutil.PathAnnotation, DirClusterNS+"/"+ns+".yaml")); err != nil {
+			return err
+		}
+		missing = append(missing, n)
+	}
+	return FilesWriter{Files: files}.Write(missing)
+}
+
+// namespacesInUse returns the namespaces that need a generated Namespace object, given
+// the paths of config-root: those holding namespaced resources, but the system ones.
+func namespacesInUse(paths []string) map[string]bool {
+	used := map[string]bool{}
+	for _, p := range paths {
+		parts := strings.SplitN(p, "/", 3)
+		if len(parts) == 3 && parts[0] == DirNamespaces && !systemNamespaces[parts[1]] {
+			used[parts[1]] = true
+		}
+	}
+	return used
+}
