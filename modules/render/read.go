@@ -101,7 +101,8 @@ func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNod
 		{annotationSource, src},
 	}
 	if helm {
-		anns = append(anns, [2]string{AnnotationReleaseName, r.Name}, [2]string{AnnotationReleaseNamespace, r.Namespace})
+		anns = append(anns, [2]string{AnnotationReleaseName, r.Name}, [2]string{AnnotationReleaseNamespace, r.Namespace},
+			[2]string{annotationFile, file})
 	}
 	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(data), OmitReaderAnnotations: true}).Read()
 	if err != nil {

@@ -202,11 +202,12 @@ func mergePartial(old, files Files, releases []Release) Files {
 	return files
 }
 
-// ownedElsewhere reports whether the file p, in namespaces/<other>/<folder>/, is a resource
-// a rendered release put in another namespace than its own (its helm annotations say so).
+// ownedElsewhere reports whether the file p, in namespaces/<other>/<folder>/ (or a folder
+// below it), is a resource a rendered release put in another namespace than its own (its
+// helm annotations say so).
 func ownedElsewhere(p string, data []byte, byFolder map[string][]Release) bool {
 	parts := strings.Split(p, "/")
-	if len(parts) != 4 || parts[0] != DirNamespaces || len(byFolder[parts[2]]) == 0 {
+	if len(parts) < 4 || parts[0] != DirNamespaces || len(byFolder[parts[2]]) == 0 {
 		return false
 	}
 	n, err := yaml.Parse(string(data))
