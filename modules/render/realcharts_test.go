@@ -214,7 +214,7 @@ func checkPath(t *testing.T, p string, n *yaml.RNode, relNS string) {
 }
 
 // TestSubchartFolders renders, with the real helmfile and helm, an umbrella chart holding the
-// External Secrets chart as a subchart, a nested template folder, a Knative Service and a
+// External Secrets chart as a packaged subchart, a nested template folder, a Knative Service and a
 // CRD of its own, and checks that every file keeps its folder inside the chart below the
 // release folder in all three trees (only a last templates/ or crds/ is dropped), as
 // `jx gitops helmfile move` keeps it, and that a render limited by a selector replaces
@@ -223,7 +223,12 @@ func TestSubchartFolders(t *testing.T) {
 	testutil.ToolsEnv(t)
 	repo := t.TempDir()
 	umbrella := filepath.Join(repo, "charts", "platform")
-	testutil.ExternalSecretsChart(t, filepath.Join(umbrella, "charts"))
+	// The subchart goes in packaged, as `helm dependency build` puts it (packaging honours
+	// its .helmignore, which keeps templates/crds/README.md out).
+	eso := testutil.ExternalSecretsChart(t, t.TempDir())
+	if out, err := exec.Command(testutil.Tool(t, "helm"), "package", eso, "--destination", filepath.Join(umbrella, "charts")).CombinedOutput(); err != nil {
+		t.Fatalf("helm package %s: %v\n%s", eso, err, out)
+	}
 	writeFile(t, filepath.Join(umbrella, "Chart.yaml"), "apiVersion: v2\nname: platform\nversion: 0.1.0\n")
 	writeFile(t, filepath.Join(umbrella, "values.yaml"), "external-secrets:\n  fullnameOverride: external-secrets\n")
 	writeFile(t, filepath.Join(umbrella, "templates", "service.yaml"),
