@@ -476,6 +476,20 @@ func TestJenkinsXSplit(t *testing.T) {
 
 		for _, file := range sortedKeys(inputs) {
 			data := inputs[file]
+			// What the chain reads back from split's files: the documents that lose a
+			// block scalar's final newline.
+			pieces, want := jxSplit(string(data)), docs(t, data)
+			losses := map[int]string{}
+			for i := 0; i < len(pieces) && len(pieces) == len(want); i++ {
+				chain, err := yaml.Parse(pieces[i])
+				if err != nil {
+					t.Fatalf("%s: split's file %d: %v", file, i+1, err)
+				}
+				if d := blockScalarLoss(content(t, want[i]), content(t, chain), ""); d != "" {
+					losses[i] = d
+					chomped++
+				}
+			}
 			t.Run(test+"/"+file, func(t *testing.T) {
 				files := mustLayout(t, map[string][]byte{"jx/split/split/templates/" + file: data})
 				var kept []crFile
@@ -484,7 +498,6 @@ func TestJenkinsXSplit(t *testing.T) {
 						kept = append(kept, f)
 					}
 				}
-				pieces := jxSplit(string(data))
 				if b := bound[file]; b != nil {
 					if len(pieces) < b.min || len(pieces) > b.max {
 						t.Fatalf("the model of split gives %d files, the test (%s) wants %d to %d: fix jxSplit", len(pieces), strings.Join(b.pos, ", "), b.min, b.max)
@@ -493,11 +506,10 @@ func TestJenkinsXSplit(t *testing.T) {
 						t.Fatalf("configroot keeps %d resources, %s wants %d to %d", len(kept), strings.Join(b.pos, ", "), b.min, b.max)
 					}
 				}
-				want := docs(t, data)
 				if len(kept) != len(want) || len(pieces) != len(want) {
 					t.Fatalf("configroot keeps %d resources and split writes %d files for %d documents", len(kept), len(pieces), len(want))
 				}
-				outcome := "same"
+				var better []string
 				for i, doc := range want {
 					got := find(kept, doc)
 					if len(got) != 1 {
@@ -506,19 +518,18 @@ func TestJenkinsXSplit(t *testing.T) {
 					if !reflect.DeepEqual(content(t, got[0].node), content(t, doc)) {
 						t.Errorf("%s changed the content of %s %s:\n%s", got[0].path, doc.GetKind(), doc.GetName(), got[0].text)
 					}
-					// What the chain reads back from split's file for this document.
-					chain, err := yaml.Parse(pieces[i])
-					if err != nil {
-						t.Fatalf("split's file %d: %v", i+1, err)
-					}
-					if d := blockScalarLoss(content(t, doc), content(t, chain), ""); d != "" {
-						chomped++
-						if !strings.Contains(got[0].text, ": |\n") {
-							t.Errorf("%s: the block scalar %s is not written with |:\n%s", got[0].path, d, got[0].text)
+					if d, ok := losses[i]; ok {
+						key := d[strings.LastIndexByte(d, '.')+1:]
+						if !strings.Contains(got[0].text, " "+key+": |\n") {
+							t.Errorf("%s: %s is not written as a | block scalar:\n%s", got[0].path, d, got[0].text)
 						}
-						outcome = "configroot better: split writes " + doc.GetKind() + " " + doc.GetName() + " with " + d +
-							" losing its final newline (| read back as |-); configroot keeps it (" + testutil.JenkinsXRow(t, rowBlockScalar, "block scalar") + ")"
+						better = append(better, fmt.Sprintf("%s %s %s", doc.GetKind(), doc.GetName(), d))
 					}
+				}
+				outcome := "same"
+				if len(better) > 0 {
+					outcome = fmt.Sprintf("configroot better: split's files lose the final newline of %s (| read back as |-), configroot keeps it (%s)",
+						strings.Join(better, ", "), testutil.JenkinsXRow(t, rowBlockScalar, "block scalar"))
 				}
 				t.Logf("%s: %d resources: %s", file, len(kept), outcome)
 			})
@@ -527,6 +538,23 @@ func TestJenkinsXSplit(t *testing.T) {
 	if chomped == 0 {
 		t.Error("no document of split's testdata loses a block scalar's newline in the chain: the configroot-better case is gone")
 	}
+
+	// All of the testdata in one chart, each case in its own template folder, as the test
+	// splits it: the nested folders are kept below the release folder.
+	t.Run("every resource, through the chain", func(t *testing.T) {
+		jx := loadJXRename(t, mod)
+		root := fmt.Sprint(evalExpr(t, src, src.Assigned(t, src.Func(t, "TestSplitYamlFiles"), "srcFile"), nil))
+		inputs := yamlFiles(t, filepath.Join(dir, filepath.FromSlash(root)))
+		tree := map[string][]byte{}
+		var chainInputs []chainInput
+		for _, file := range sortedKeys(inputs) {
+			tree["jx/split/split/templates/"+file] = inputs[file]
+			for _, d := range docs(t, inputs[file]) {
+				chainInputs = append(chainInputs, chainInput{file: "templates/" + file, doc: d})
+			}
+		}
+		logOutcomes(t, compareChain(t, jx, "jx", "split", chainInputs, mustLayout(t, tree)))
+	})
 }
 
 // splitSource maps a file split_test.go asserts on to the input file it comes from and the
@@ -591,9 +619,10 @@ func (in chainInput) String() string {
 	return in.file + " " + in.doc.GetKind() + " " + in.doc.GetName()
 }
 
-// crFileOf returns configroot's file for the resource of doc, whose namespace after layout
-// is its own or the release's (none when cluster-scoped).
-func crFileOf(t *testing.T, files []crFile, doc *yaml.RNode, relNS string) crFile {
+// crFileOf returns configroot's file for the resource of doc, found in the chart folder at
+// file: its namespace after layout is its own or the release's (none when cluster-scoped),
+// and its folder below the release folder is the one the chain keeps (jxDir).
+func crFileOf(t *testing.T, files []crFile, doc *yaml.RNode, relNS, file string) crFile {
 	t.Helper()
 	found := find(files, doc)
 	if len(found) > 1 {
@@ -603,16 +632,26 @@ func crFileOf(t *testing.T, files []crFile, doc *yaml.RNode, relNS string) crFil
 		}
 		var same []crFile
 		for _, f := range found {
-			if f.node.GetNamespace() == ns {
+			if f.node.GetNamespace() == ns && belowRelease(f.path) == jxDir(file) {
 				same = append(same, f)
 			}
 		}
 		found = same
 	}
 	if len(found) != 1 {
-		t.Fatalf("%s %s: %d files in config-root", doc.GetKind(), doc.GetName(), len(found))
+		t.Fatalf("%s %s of %s: %d files in config-root", doc.GetKind(), doc.GetName(), file, len(found))
 	}
 	return found[0]
+}
+
+// belowRelease returns the folder of a config-root file below its release folder: "" for
+// namespaces/<ns>/<release>/x.yaml, "charts/db" for …/<release>/charts/db/x.yaml.
+func belowRelease(p string) string {
+	parts := strings.Split(strings.TrimPrefix(p, "cluster/"), "/")
+	if len(parts) <= 4 {
+		return ""
+	}
+	return path.Join(parts[3 : len(parts)-1]...)
 }
 
 // k8sClusterScoped are the Kubernetes kinds of jx-gitops's testdata that the API serves
@@ -652,7 +691,7 @@ func compareChain(t *testing.T, jx jxRename, relNS, folder string, inputs []chai
 	outcomes := map[string]string{}
 	seen := map[string]string{}
 	for i, in := range inputs {
-		got := crFileOf(t, files, in.doc, relNS)
+		got := crFileOf(t, files, in.doc, relNS, in.file)
 		if prev, ok := seen[got.path]; ok {
 			t.Fatalf("%s and %s share %s", prev, in, got.path)
 		}
@@ -769,7 +808,7 @@ func TestJenkinsXRename(t *testing.T) {
 				return
 			}
 			for _, d := range docs(t, inputs[file]) {
-				got := crFileOf(t, files, d, ns)
+				got := crFileOf(t, files, d, ns, "templates/"+file)
 				switch {
 				case path.Base(got.path) == e:
 					t.Logf("%s: same: %s", file, got.path)
@@ -906,7 +945,7 @@ func TestJenkinsXHelmfileMove(t *testing.T) {
 				if in == nil {
 					t.Fatalf("%s: no input file of release folder %s named %s", e, parts[2], path.Base(e))
 				}
-				got := crFileOf(t, files, in.doc, in.release.Namespace)
+				got := crFileOf(t, files, in.doc, in.release.Namespace, in.file)
 				chain := path.Join(path.Dir(e), jx.name(in.doc.GetApiVersion(), in.doc.GetKind(), in.doc.GetName()))
 				own := in.doc.GetNamespace()
 				var outcome []string
