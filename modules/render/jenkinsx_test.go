@@ -953,7 +953,7 @@ func TestJenkinsXHelmfileMove(t *testing.T) {
 				case got.path == chain && chain == e:
 					outcome = append(outcome, "same: "+e)
 				case got.path == chain:
-					outcome = append(outcome, fmt.Sprintf("same: %s (the chain's rename names %s so before the move)", got.path, path.Base(e)))
+					outcome = append(outcome, fmt.Sprintf("same: %s (move's testdata calls it %s; in the chain, rename names it first)", got.path, path.Base(e)))
 				case c.override && own != "" && own != in.release.Namespace &&
 					got.path == path.Join(render.DirNamespaces, own, strings.Join(strings.Split(chain, "/")[2:], "/")):
 					outcome = append(outcome, fmt.Sprintf("%s: the chart's namespace %s is kept: %s, jx %s",
