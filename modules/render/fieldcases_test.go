@@ -90,21 +90,27 @@ func str(t *testing.T, n *yaml.RNode, path ...string) string {
 
 // TestFieldCaseConfigMapList: kube-prometheus-stack renders its Grafana dashboards as one
 // ConfigMapList; config-root holds one file per ConfigMap and none for the list (case 05).
+//
+// The dashboards' template is templates/grafana/configmap-dashboards.yaml, so their files
+// keep templates/grafana/ below the release folder, as `jx gitops helmfile move` keeps a
+// nested template folder (docs/jenkins-x.md; EXPECTED.md, written before that rule was
+// followed, names the release folder itself).
 func TestFieldCaseConfigMapList(t *testing.T) {
 	testutil.ToolsEnv(t)
 	repo := fieldCase(t, "05-configmaplist")
 	files := mustRenderWithSecrets(t, repo, nil)
+	const dashboards = "namespaces/monitoring/kube-prometheus-stack/templates/grafana/"
 	want := []string{
 		"cluster/namespaces/monitoring.yaml",
-		"namespaces/monitoring/kube-prometheus-stack/kube-prometheus-stack-nodes-cm.yaml",
-		"namespaces/monitoring/kube-prometheus-stack/kube-prometheus-stack-pods-cm.yaml",
 		"namespaces/monitoring/kube-prometheus-stack/prometheus-sa.yaml",
+		dashboards + "kube-prometheus-stack-nodes-cm.yaml",
+		dashboards + "kube-prometheus-stack-pods-cm.yaml",
 	}
 	if got := sortedPaths(files); !slices.Equal(got, want) {
 		t.Fatalf("config-root:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, dash := range []string{"nodes", "pods"} {
-		p := "namespaces/monitoring/kube-prometheus-stack/kube-prometheus-stack-" + dash + "-cm.yaml"
+		p := dashboards + "kube-prometheus-stack-" + dash + "-cm.yaml"
 		cm := parseFile(t, files, p)
 		if cm.GetNamespace() != "monitoring" || cm.GetLabels()["grafana_dashboard"] != "1" {
 			t.Errorf("%s: namespace %q, labels %v", p, cm.GetNamespace(), cm.GetLabels())

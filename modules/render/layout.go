@@ -21,18 +21,20 @@ const (
 	DirNamespaces       = "namespaces"
 )
 
-// kindSuffixes are the Jenkins X file-name suffixes; any other kind uses its lower-case name.
+// kindSuffixes are the Jenkins X file-name suffixes by lower-case kind, as `jx gitops
+// rename` has them (jx-gitops v1.3.0, pkg/cmd/rename/rename.go, kindSuffixes); any other kind
+// uses its lower-case name. The one suffix that depends on the group is in suffix.
 var kindSuffixes = map[string]string{
-	"ClusterRoleBinding":             "crb",
-	"ConfigMap":                      "cm",
-	"CustomResourceDefinition":       "crd",
-	"Deployment":                     "deploy",
-	"MutatingWebhookConfiguration":   "mutwebhookcfg",
-	"Namespace":                      "ns",
-	"RoleBinding":                    "rb",
-	"Service":                        "svc",
-	"ServiceAccount":                 "sa",
-	"ValidatingWebhookConfiguration": "valwebhookcfg",
+	"clusterrolebinding":             "crb",
+	"configmap":                      "cm",
+	"customresourcedefinition":       "crd",
+	"deployment":                     "deploy",
+	"mutatingwebhookconfiguration":   "mutwebhookcfg",
+	"namespace":                      "ns",
+	"rolebinding":                    "rb",
+	"service":                        "svc",
+	"serviceaccount":                 "sa",
+	"validatingwebhookconfiguration": "valwebhookcfg",
 }
 
 // systemNamespaces exist in every cluster; configroot never emits a Namespace object for them,
@@ -44,8 +46,14 @@ var systemNamespaces = map[string]bool{
 // Layout is a kio.Filter that places every resource in config-root: it drops helm test
 // hooks, sets kioutil.PathAnnotation on each resource by the config-root conventions, forces
 // the release namespace on namespaced resources that have none, removes it from
-// cluster-scoped ones, adds a Namespace object for every namespace holding namespaced
-// resources (but the system ones) and returns the resources sorted by path.
+// cluster-scoped ones, adds a Namespace object labelled "name: <namespace>" for every
+// namespace a release installs into or a namespaced resource lives in (but the system ones,
+// and those a chart renders itself) and returns the resources sorted by path.
+//
+// A file of a chart's output keeps its folders below the release folder, as Jenkins X's
+// `jx gitops helmfile move` keeps them: "charts/<subchart>/" for a subchart, "templates/config/"
+// for a nested template folder (see chartFolders). Only the last "templates" or "crds"
+// folder is dropped.
 //
 // Each input resource must carry its origin (namespace, folder, source), as set by
 // ReadRendered or ReadKustomization. Two different resources that would get the same file
@@ -65,6 +73,7 @@ type placed struct {
 	identity  string // group/kind/namespace/name
 	name      string
 	namespace string // after placement; empty for cluster-scoped resources
+	release   string // the namespace its release installs into; empty for what configroot made
 	source    string
 	dir       string
 	base      string // file name without ".yaml"
@@ -100,15 +109,22 @@ func (l Layout) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	paths := make([]string, len(all))
 	declared := map[string]bool{}
+	var releases []string
 	for i, p := range all {
 		paths[i] = p.path()
 		if p.dir == DirClusterNS {
 			declared[p.name] = true
 		}
+		if p.release != "" {
+			releases = append(releases, p.release)
+		}
 	}
 	used := namespacesInUse(paths)
+	for _, ns := range releases {
+		used[ns] = !systemNamespaces[ns]
+	}
 	for _, ns := range sortedKeys(used) {
-		if declared[ns] {
+		if declared[ns] || !used[ns] {
 			continue
 		}
 		all = append(all, placed{node: namespaceObject(ns), identity: "/Namespace//" + ns, source: "configroot", dir: DirClusterNS, base: ns})
@@ -143,22 +159,26 @@ func place(n *yaml.RNode, anns map[string]string, scopes Scopes) (placed, error)
 	if relNS == "" || folder == "" {
 		return placed{}, fmt.Errorf("%s: %s %s has no release (read it with ReadRendered or ReadKustomization)", src, kind, name)
 	}
-	p := placed{node: n, source: src, name: name, base: fileName(name) + "-" + suffix(kind)}
+	p := placed{node: n, source: src, name: name, base: fileName(name) + "-" + suffix(apiVersion, kind)}
+	if anns[annotationGenerated] == "" {
+		p.release = relNS
+	}
+	sub := chartFolders(anns[annotationFile])
 	clusterScoped := scopes.ClusterScoped(apiVersion, kind)
 	ns := n.GetNamespace()
 	switch {
 	case kind == "Namespace" && apiVersion == "v1":
 		p.dir, p.base = DirClusterNS, fileName(name)
 	case kind == "CustomResourceDefinition" && apiGroup(apiVersion) == "apiextensions.k8s.io":
-		p.dir = path.Join(DirCRDs, relNS, folder)
+		p.dir = path.Join(DirCRDs, relNS, folder, sub)
 	case clusterScoped:
-		p.dir = path.Join(DirClusterResources, relNS, folder)
+		p.dir = path.Join(DirClusterResources, relNS, folder, sub)
 	default:
 		if ns == "" {
 			ns = relNS
 			setNamespace(n, ns)
 		}
-		p.dir = path.Join(DirNamespaces, ns, folder)
+		p.dir = path.Join(DirNamespaces, ns, folder, sub)
 	}
 	if clusterScoped {
 		if ns != "" {
@@ -230,12 +250,43 @@ func isTestHook(anns map[string]string) bool {
 	return false
 }
 
-// suffix returns the file-name suffix of a kind.
-func suffix(kind string) string {
-	if s, ok := kindSuffixes[kind]; ok {
-		return s
+// suffix returns the file-name suffix of a kind: kindSuffixes, else the lower-case kind. A
+// Knative Service (an apiVersion with "knative" in its group, such as serving.knative.dev/v1)
+// is "ksvc", as in `jx gitops rename` (jx-gitops v1.3.0, pkg/cmd/rename/rename.go,
+// canonicalName), so that it never shares a file name with the core Service of its name.
+func suffix(apiVersion, kind string) string {
+	lower := strings.ToLower(kind)
+	s, ok := kindSuffixes[lower]
+	switch {
+	case !ok:
+		return lower
+	case s == "svc" && strings.Contains(apiGroup(apiVersion), "knative"):
+		return "ksvc"
 	}
-	return strings.ToLower(kind)
+	return s
+}
+
+// chartFolders returns the folders a file of helm's output keeps below its release folder,
+// as `jx gitops helmfile move --dir-includes-release-name` keeps them (jx-gitops v1.3.0,
+// pkg/cmd/helmfile/move/move.go, moveFilesToClusterOrNamespacesFolder): the file's folder
+// inside its chart folder, without its last element when that is "templates" or "crds".
+// file is relative to the release's output folder ("<chart>/templates/x.yaml"), so
+// "web/templates/x.yaml" and "web/crds/x.yaml" keep nothing, "web/templates/config/x.yaml"
+// keeps "templates/config" and "web/charts/db/templates/x.yaml" keeps "charts/db". An empty
+// file (kustomize output, resources configroot makes) keeps nothing.
+func chartFolders(file string) string {
+	i := strings.IndexByte(file, '/')
+	if i < 0 {
+		return ""
+	}
+	dir := path.Dir(file[i+1:])
+	if b := path.Base(dir); b == "templates" || b == "crds" {
+		dir = path.Dir(dir)
+	}
+	if dir == "." {
+		return ""
+	}
+	return dir
 }
 
 // fileName turns a resource name into a file-name stem: ':' and '/' become '-'.
@@ -251,12 +302,17 @@ func sourceOf(n *yaml.RNode) string {
 	return fmt.Sprintf("%s %s", n.GetKind(), n.GetName())
 }
 
-// namespaceObject returns a bare Namespace.
+// namespaceObject returns the Namespace configroot adds for name, labelled "name: <name>"
+// as Jenkins X labels the Namespaces it adds (jx-gitops v1.3.0,
+// lazyCreateNamespaceResource in pkg/cmd/helmfile/move/move.go and pkg/cmd/namespace/namespace.go):
+// NetworkPolicies and webhooks select namespaces by that label. (The API server adds
+// kubernetes.io/metadata.name itself.)
 func namespaceObject(name string) *yaml.RNode {
 	n := yaml.NewMapRNode(nil)
 	_ = n.PipeE(yaml.SetField("apiVersion", yaml.NewStringRNode("v1")))
 	_ = n.PipeE(yaml.SetField("kind", yaml.NewStringRNode("Namespace")))
 	_ = n.SetName(name)
+	_ = n.SetLabels(map[string]string{"name": name})
 	return n
 }
 

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // layoutOf reads a rendered tree given as path → YAML and lays it out.
@@ -81,8 +83,9 @@ kind: ValidatingWebhookConfiguration
 metadata: {name: op}
 `,
 			},
-			// No namespaced resource: no Namespace object.
+			// Only cluster-scoped resources: the release's namespace still gets its Namespace.
 			want: []string{
+				"cluster/namespaces/sys.yaml",
 				"cluster/resources/sys/op/op-valwebhookcfg.yaml",
 				"cluster/resources/sys/op/system-op-crb.yaml",
 				"cluster/resources/sys/op/team-a-tenant.yaml",
@@ -139,7 +142,47 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: "system:reader"}
 `},
-			want: []string{"cluster/resources/a/r/system-reader-clusterrole-6c1221a4.yaml", "cluster/resources/a/r/system-reader-clusterrole.yaml"},
+			want: []string{"cluster/namespaces/a.yaml", "cluster/resources/a/r/system-reader-clusterrole-6c1221a4.yaml", "cluster/resources/a/r/system-reader-clusterrole.yaml"},
+		},
+		{
+			name: "a Knative Service is ksvc, beside the core Service of its name",
+			tree: map[string]string{"a/r/r/templates/x.yaml": `
+apiVersion: v1
+kind: Service
+metadata: {name: cheese}
+---
+apiVersion: serving.knative.dev/v1
+kind: Service
+metadata: {name: cheese}
+---
+apiVersion: example.com/v1
+kind: Service
+metadata: {name: other}
+`},
+			want: []string{"cluster/namespaces/a.yaml", "namespaces/a/r/cheese-ksvc.yaml", "namespaces/a/r/cheese-svc.yaml", "namespaces/a/r/other-svc.yaml"},
+		},
+		{
+			name: "folders inside the chart kept below the release folder, but a last templates/ or crds/",
+			tree: map[string]string{
+				"a/r/web/templates/cm.yaml":              "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: top}\n",
+				"a/r/web/templates/config/cm.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nested}\n",
+				"a/r/web/crds/crd.yaml":                  "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: ts.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: T}}\n",
+				"a/r/web/charts/db/templates/svc.yaml":   "apiVersion: v1\nkind: Service\nmetadata: {name: db}\n---\napiVersion: example.com/v1\nkind: T\nmetadata: {name: t}\n",
+				"a/r/web/charts/db/crds/crd.yaml":        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: us.example.com}\nspec: {group: example.com, scope: Namespaced, names: {kind: U}}\n",
+				"a/r/web/charts/db/templates/ns.yaml":    "apiVersion: v1\nkind: Namespace\nmetadata: {name: db}\n",
+				"a/r/web/charts/db/templates/x/y/z.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep, namespace: db}\n",
+			},
+			want: []string{
+				"cluster/namespaces/a.yaml",
+				"cluster/namespaces/db.yaml", // a Namespace object always goes to cluster/namespaces
+				"cluster/resources/a/web-r/charts/db/t-t.yaml",
+				"customresourcedefinitions/a/web-r/charts/db/us.example.com-crd.yaml",
+				"customresourcedefinitions/a/web-r/ts.example.com-crd.yaml",
+				"namespaces/a/web-r/charts/db/db-svc.yaml",
+				"namespaces/a/web-r/templates/config/nested-cm.yaml",
+				"namespaces/a/web-r/top-cm.yaml",
+				"namespaces/db/web-r/charts/db/templates/x/y/deep-cm.yaml",
+			},
 		},
 	}
 	for _, tc := range cases {
@@ -210,7 +253,7 @@ metadata:
     meta.helm.sh/release-name: web
     meta.helm.sh/release-namespace: apps
 `,
-		"cluster/namespaces/apps.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n",
+		"cluster/namespaces/apps.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n  labels:\n    name: apps\n",
 	}
 	if len(files) != len(want) {
 		t.Errorf("got files %v, want %d", files.Paths(), len(want))
@@ -304,6 +347,56 @@ func TestReleaseFolder(t *testing.T) {
 	} {
 		if got := (Release{Name: tc.release, Chart: tc.chart}).Folder(); got != tc.want {
 			t.Errorf("Release{%s, chart %s}.Folder() = %s, want %s", tc.release, tc.chart, got, tc.want)
+		}
+	}
+}
+
+// TestLayoutOrigins checks the origins that do not come from helm's output: a resource
+// configroot makes (SetOrigin) gets no Namespace object for the namespace it is filed under,
+// a kustomize folder's namespace does, and a resource made from another (CopyOrigin) lands in
+// the same folder, subchart folders included.
+func TestLayoutOrigins(t *testing.T) {
+	store, err := yaml.Parse("apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: vault}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SetOrigin(store, Release{Name: "secret-stores", Namespace: "external-secrets"}, "ClusterSecretStore vault"); err != nil {
+		t.Fatal(err)
+	}
+	kustomized, err := readDocuments([]byte("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: rules-reader}\n"),
+		Release{Name: "rules", Namespace: "monitoring"}, "kustomize build rules", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromChart, err := readDocuments([]byte("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"),
+		Release{Name: "web", Namespace: "apps", Chart: "web"}, "web/charts/db/templates/secret.yaml", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := yaml.Parse("apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: db}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyOrigin(fromChart[0], made); err != nil {
+		t.Fatal(err)
+	}
+	files, err := LayoutFiles(append([]*yaml.RNode{store, made}, kustomized...), Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"cluster/namespaces/apps.yaml",
+		"cluster/namespaces/monitoring.yaml",
+		"cluster/resources/external-secrets/secret-stores/vault-clustersecretstore.yaml",
+		"cluster/resources/monitoring/rules/rules-reader-clusterrole.yaml",
+		"namespaces/apps/web/charts/db/db-externalsecret.yaml",
+	}
+	if got := strings.Join(files.Paths(), "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("paths:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for p, data := range files {
+		if strings.Contains(string(data), "internal.configroot.dev") {
+			t.Errorf("%s carries configroot's internal annotations:\n%s", p, data)
 		}
 	}
 }

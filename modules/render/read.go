@@ -110,7 +110,8 @@ func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNod
 		{annotationSource, src},
 	}
 	if helm {
-		anns = append(anns, [2]string{AnnotationReleaseName, r.Name}, [2]string{AnnotationReleaseNamespace, r.Namespace})
+		anns = append(anns, [2]string{AnnotationReleaseName, r.Name}, [2]string{AnnotationReleaseNamespace, r.Namespace},
+			[2]string{annotationFile, file})
 	}
 	// DisableUnwrapping: the reader's own unwrapping only knows `List` and
 	// ResourceList, and only as the sole document of a file.

@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -209,5 +210,122 @@ func checkPath(t *testing.T, p string, n *yaml.RNode, relNS string) {
 	}
 	if kind == "Deployment" && !strings.HasSuffix(base, "-deploy") {
 		t.Errorf("Deployment %s in file %s", name, p)
+	}
+}
+
+// TestSubchartFolders renders, with the real helmfile and helm, an umbrella chart holding the
+// External Secrets chart as a packaged subchart, a nested template folder, a Knative Service and a
+// CRD of its own, and checks that every file keeps its folder inside the chart below the
+// release folder in all three trees (only a last templates/ or crds/ is dropped), as
+// `jx gitops helmfile move` keeps it, and that a render limited by a selector replaces
+// those nested files too.
+func TestSubchartFolders(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := t.TempDir()
+	umbrella := filepath.Join(repo, "charts", "platform")
+	// The subchart goes in packaged, as `helm dependency build` puts it (packaging honours
+	// its .helmignore, which keeps templates/crds/README.md out).
+	eso := testutil.ExternalSecretsChart(t, t.TempDir())
+	if out, err := exec.Command(testutil.Tool(t, "helm"), "package", eso, "--destination", filepath.Join(umbrella, "charts")).CombinedOutput(); err != nil {
+		t.Fatalf("helm package %s: %v\n%s", eso, err, out)
+	}
+	writeFile(t, filepath.Join(umbrella, "Chart.yaml"), "apiVersion: v2\nname: platform\nversion: 0.1.0\n")
+	writeFile(t, filepath.Join(umbrella, "values.yaml"), "external-secrets:\n  fullnameOverride: external-secrets\n")
+	writeFile(t, filepath.Join(umbrella, "templates", "service.yaml"),
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: platform\nspec:\n  ports:\n    - port: 80\n")
+	writeFile(t, filepath.Join(umbrella, "templates", "knative.yaml"),
+		"apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: platform\nspec:\n  template:\n    spec:\n      containers:\n        - image: example.com/platform:1\n")
+	writeFile(t, filepath.Join(umbrella, "templates", "config", "settings.yaml"),
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: blue\n")
+	writeFile(t, filepath.Join(umbrella, "templates", "config", "leader.yaml"),
+		"apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: platform-leader\n  namespace: kube-system\nrules: []\n")
+	writeFile(t, filepath.Join(umbrella, "crds", "widgets.yaml"), `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object}}
+`)
+	writeFile(t, filepath.Join(repo, "charts", "notes", "Chart.yaml"), "apiVersion: v2\nname: notes\nversion: 0.1.0\n")
+	writeFile(t, filepath.Join(repo, "charts", "notes", "templates", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n")
+	writeFile(t, filepath.Join(repo, "helmfile.yaml"), `releases:
+  - name: platform
+    namespace: infra
+    chart: ./charts/platform
+  - name: notes
+    namespace: tools
+    chart: ./charts/notes
+`)
+	mustRender(t, repo, nil)
+	out := filepath.Join(repo, "config-root")
+	files := testutil.ReadTree(t, out)
+
+	for _, p := range []string{
+		"namespaces/infra/platform/platform-svc.yaml",
+		"namespaces/infra/platform/platform-ksvc.yaml",
+		"namespaces/infra/platform/templates/config/settings-cm.yaml",
+		"namespaces/kube-system/platform/templates/config/platform-leader-role.yaml",
+		"customresourcedefinitions/infra/platform/widgets.example.com-crd.yaml",
+		"namespaces/infra/platform/charts/external-secrets/external-secrets-deploy.yaml",
+		"cluster/resources/infra/platform/charts/external-secrets/secretstore-validate-valwebhookcfg.yaml",
+		"customresourcedefinitions/infra/platform/charts/external-secrets/externalsecrets.external-secrets.io-crd.yaml",
+	} {
+		if _, ok := files[p]; !ok {
+			t.Errorf("missing %s", p)
+		}
+	}
+	// Every file helm wrote is in the folder its "# Source:" line gives, by the same rule.
+	checked := 0
+	for p, data := range files {
+		line, _, _ := strings.Cut(string(data), "\n")
+		source, ok := strings.CutPrefix(line, "# Source: ")
+		if !ok {
+			continue
+		}
+		_, inChart, _ := strings.Cut(source, "/")
+		dir := path.Dir(inChart)
+		if b := path.Base(dir); b == "templates" || b == "crds" {
+			dir = path.Dir(dir)
+		}
+		parts := strings.Split(p, "/")
+		if parts[0] == "cluster" {
+			parts = parts[1:]
+		}
+		if got := path.Dir(strings.Join(parts[3:], "/")); got != dir {
+			t.Errorf("%s (from %s) is in %q below its release folder, want %q", p, source, got, dir)
+		}
+		checked++
+	}
+	if checked < 40 {
+		t.Errorf("only %d files carry helm's # Source: line", checked)
+	}
+	for _, ns := range []string{"infra", "tools"} {
+		want := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n  labels:\n    name: " + ns + "\n"
+		if got := string(files["cluster/namespaces/"+ns+".yaml"]); got != want {
+			t.Errorf("cluster/namespaces/%s.yaml:\n%s\nwant:\n%s", ns, got, want)
+		}
+	}
+
+	// A selector render of platform replaces its nested files, those in kube-system too.
+	if err := os.Remove(filepath.Join(umbrella, "templates", "config", "leader.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	mustRender(t, repo, func(o *render.Options) { o.Template.Selectors = []string{"name=platform"} })
+	after := testutil.ReadTree(t, out)
+	if _, ok := after["namespaces/kube-system/platform/templates/config/platform-leader-role.yaml"]; ok {
+		t.Error("a selector render kept the Role its release no longer renders")
+	}
+	if _, ok := after["namespaces/tools/notes/notes-cm.yaml"]; !ok {
+		t.Error("a selector render of platform removed release notes' files")
+	}
+	if len(after) != len(files)-1 {
+		t.Errorf("after the selector render: %d files, want %d", len(after), len(files)-1)
 	}
 }

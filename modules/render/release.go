@@ -15,11 +15,20 @@ const (
 	// AnnotationHelmHook marks helm hooks; test hooks are dropped from config-root.
 	AnnotationHelmHook = "helm.sh/hook"
 
-	// annotationNamespace, annotationFolder and annotationSource carry a resource's origin
-	// through the pipeline; they never reach config-root.
+	// annotationNamespace, annotationFolder, annotationSource, annotationFile and
+	// annotationGenerated carry a resource's origin through the pipeline; they never reach
+	// config-root.
 	annotationNamespace = "internal.configroot.dev/namespace"
 	annotationFolder    = "internal.configroot.dev/folder"
 	annotationSource    = "internal.configroot.dev/source"
+	// annotationFile is the file helm wrote the resource to, relative to the release's
+	// output folder ("<chart>/templates/config/x.yaml"); Layout keeps its folders below the
+	// release folder. Kustomize output and resources configroot makes have none.
+	annotationFile = "internal.configroot.dev/file"
+	// annotationGenerated marks a resource configroot made (SetOrigin): its origin namespace
+	// is where it is filed, not a namespace a release installs into, so Layout writes no
+	// Namespace object for it.
+	annotationGenerated = "internal.configroot.dev/generated"
 )
 
 // Release is a source of resources: a helmfile release (Chart set) or a kustomize folder.
@@ -71,17 +80,19 @@ func annotation(n *yaml.RNode, key string) string {
 	return ""
 }
 
-// SetOrigin marks a resource made outside the readers (a ClusterSecretStore, an
-// ExternalSecret) as coming from release r, so that Layout places it like the release's own.
-// source names it in errors.
+// SetOrigin marks a resource made outside the readers (a ClusterSecretStore) as filed with
+// release r, so that Layout places it in r's folders; r's namespace does not get a Namespace
+// object for it. source names it in errors.
 func SetOrigin(n *yaml.RNode, r Release, source string) error {
-	return setAnnotations(n, [][2]string{{annotationNamespace, r.Namespace}, {annotationFolder, r.Folder()}, {annotationSource, source}})
+	return setAnnotations(n, [][2]string{{annotationNamespace, r.Namespace}, {annotationFolder, r.Folder()}, {annotationSource, source}, {annotationGenerated, "true"}})
 }
 
-// CopyOrigin copies the origin of from (and its helm release annotations) to to.
+// CopyOrigin copies the origin of from (and its helm release annotations) to to, so that to
+// (an ExternalSecret made from a Secret) lands in the same folder as from would.
 func CopyOrigin(from, to *yaml.RNode) error {
 	var kv [][2]string
-	for _, k := range []string{annotationNamespace, annotationFolder, annotationSource, AnnotationReleaseName, AnnotationReleaseNamespace} {
+	for _, k := range []string{annotationNamespace, annotationFolder, annotationSource, annotationFile, annotationGenerated,
+		AnnotationReleaseName, AnnotationReleaseNamespace} {
 		if v := annotation(from, k); v != "" {
 			kv = append(kv, [2]string{k, v})
 		}
@@ -104,7 +115,8 @@ func Source(n *yaml.RNode) string { return sourceOf(n) }
 // bookkeeping rather than the resource's own.
 func IsOriginAnnotation(key string) bool {
 	switch key {
-	case annotationNamespace, annotationFolder, annotationSource, AnnotationReleaseName, AnnotationReleaseNamespace:
+	case annotationNamespace, annotationFolder, annotationSource, annotationFile, annotationGenerated,
+		AnnotationReleaseName, AnnotationReleaseNamespace:
 		return true
 	}
 	return false

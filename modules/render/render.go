@@ -184,7 +184,11 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	}
 	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
 	if c.Partial {
-		if files, err = mergePartial(old, files, c.Releases, c.Selected); err != nil {
+		var kustomize []string
+		for _, k := range c.Config.Kustomize {
+			kustomize = append(kustomize, k.Namespace)
+		}
+		if files, err = mergePartial(old, files, c.Releases, c.Selected, kustomize); err != nil {
 			return Result{}, err
 		}
 	}

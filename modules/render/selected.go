@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -151,22 +150,90 @@ func firstLine(e *ExecError) string {
 // A rendered release owns its folders under its own namespace. Any selected release owns
 // the files whose helm annotations (meta.helm.sh/release-name and -namespace) name it,
 // wherever they are: the resources it put in other namespaces, and all of the files of a
-// release that renders nothing now. Generated Namespace objects follow, as in Layout: one
-// for every namespace still in use, and none for a namespace no longer used.
-func mergePartial(old, files Files, rendered, selected []Release) (Files, error) {
+// release that renders nothing now. The generated Namespace of a namespace no longer used
+// goes, as Layout would not write it (see unusedNamespaces); kustomize lists the namespaces
+// of the repo's kustomize folders, which a partial render does not render but keeps.
+func mergePartial(old, files Files, rendered, selected []Release, kustomize []string) (Files, error) {
 	owned := make([]string, 0, 3*len(rendered))
 	for _, r := range rendered {
 		for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
 			owned = append(owned, path.Join(top, r.Namespace, r.Folder())+"/")
 		}
 	}
+	candidates := map[string]bool{}
+	for _, r := range selected {
+		candidates[r.Namespace] = true
+	}
 	for p, data := range old {
-		if _, ok := files[p]; ok || hasAnyPrefix(p, owned) || ownedBy(data, selected) {
+		if _, ok := files[p]; ok {
+			continue
+		}
+		if hasAnyPrefix(p, owned) || ownedBy(data, selected) {
+			if ns := pathNamespace(p); ns != "" {
+				candidates[ns] = true
+			}
 			continue
 		}
 		files[p] = data
 	}
-	return files, regenerateNamespaces(files)
+	for _, ns := range kustomize {
+		delete(candidates, ns)
+	}
+	for _, ns := range unusedNamespaces(files, candidates) {
+		delete(files, DirClusterNS+"/"+ns+".yaml")
+	}
+	return files, nil
+}
+
+// pathNamespace returns the namespace folder of a config-root path of one of the trees
+// that have one (namespaces, cluster/resources, customresourcedefinitions), else "".
+func pathNamespace(p string) string {
+	for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
+		if rest, ok := strings.CutPrefix(p, top+"/"); ok {
+			if ns, _, ok := strings.Cut(rest, "/"); ok {
+				return ns
+			}
+		}
+	}
+	return ""
+}
+
+// unusedNamespaces returns the candidates whose generated Namespace object files holds
+// but Layout would no longer write: no namespaced resource lives there, and no release
+// installs into it (no file of the cluster-scoped trees filed under it carries helm's
+// release-namespace annotation naming it). A Namespace a chart rendered itself (it carries
+// helm's annotations) is not generated and stays.
+func unusedNamespaces(files Files, candidates map[string]bool) []string {
+	var unused []string
+	for _, ns := range sortedKeys(candidates) {
+		gen, ok := files[DirClusterNS+"/"+ns+".yaml"]
+		if !ok || bytes.Contains(gen, []byte(AnnotationReleaseName)) {
+			continue
+		}
+		if !namespaceUsed(files, ns) {
+			unused = append(unused, ns)
+		}
+	}
+	return unused
+}
+
+// namespaceUsed reports whether ns holds namespaced resources or is the release namespace
+// of a cluster-scoped resource or CRD in files.
+func namespaceUsed(files Files, ns string) bool {
+	prefix := DirNamespaces + "/" + ns + "/"
+	releasePrefixes := []string{DirClusterResources + "/" + ns + "/", DirCRDs + "/" + ns + "/"}
+	for p, data := range files {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+		if !hasAnyPrefix(p, releasePrefixes) || !bytes.Contains(data, []byte(AnnotationReleaseNamespace)) {
+			continue
+		}
+		if n, err := yaml.Parse(string(data)); err == nil && annotation(n, AnnotationReleaseNamespace) == ns {
+			return true
+		}
+	}
+	return false
 }
 
 // ownedBy reports whether a file of config-root holds a resource whose helm release
@@ -186,34 +253,6 @@ func ownedBy(data []byte, releases []Release) bool {
 		}
 	}
 	return false
-}
-
-// regenerateNamespaces makes the generated Namespace objects of files those Layout would
-// write for its other files: it removes those of namespaces no longer in use and adds the
-// missing ones. A Namespace a chart rendered itself (it carries helm's annotations) is
-// left alone.
-func regenerateNamespaces(files Files) error {
-	used := namespacesInUse(files.Paths())
-	for p, data := range files {
-		ns, ok := strings.CutPrefix(p, DirClusterNS+"/")
-		if !ok {
-			continue
-		}
-		ns = strings.TrimSuffix(ns, ".yaml")
-		if !used[ns] && !bytes.Contains(data, []byte(AnnotationReleaseName)) {
-			delete(files, p)
-		}
-		delete(used, ns)
-	}
-	var missing []*yaml.RNode
-	for ns := range used {
-		n := namespaceObject(ns)
-		if err := n.PipeE(yaml.SetAnnotation(kioutil.PathAnnotation, DirClusterNS+"/"+ns+".yaml")); err != nil {
-			return err
-		}
-		missing = append(missing, n)
-	}
-	return FilesWriter{Files: files}.Write(missing)
 }
 
 // namespacesInUse returns the namespaces that need a generated Namespace object, given
