@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // DefaultKubeVersion is the Kubernetes version helm renders for when neither the flag nor
@@ -130,6 +131,10 @@ func (ExecRunner) Run(ctx context.Context, c Command, stdout, stderr io.Writer) 
 	if stderr == nil {
 		stderr = io.Discard
 	}
+	// exec copies stdout and stderr on two goroutines: one lock keeps a writer given for
+	// both (the render's Log) from losing what they write at the same time.
+	var mu sync.Mutex
+	stdout, stderr = lockedWriter{&mu, stdout}, lockedWriter{&mu, stderr}
 	var tail tailBuffer
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Dir = c.Dir
@@ -145,6 +150,18 @@ func (ExecRunner) Run(ctx context.Context, c Command, stdout, stderr io.Writer) 
 		return &ExecError{Name: c.Name, Args: c.Args, Code: code, Err: err, Stderr: tail.String()}
 	}
 	return nil
+}
+
+// lockedWriter serialises the writes of several writers that may share a destination.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // TailStderr keeps the end of what a program writes to stderr, for an *ExecError.
