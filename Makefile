@@ -15,8 +15,12 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: ## install the pinned helm, helmfile, sops and vault (test server) into ./bin (built from their Go modules)
-	scripts/install-tools.sh $(BIN)
+tools: ## install what render runs into ./bin: helm 4 and helmfile (built from their Go modules)
+	scripts/install-tools.sh $(BIN) render
+
+.PHONY: tools-test
+tools-test: ## install what the tests also run into ./bin: helm 3, sops, a Vault server, an OCI registry
+	scripts/install-tools.sh $(BIN) test
 
 .PHONY: tools-vault
 tools-vault: ## build only the Vault server of the populate tests into ./bin (about 10 minutes cold)
@@ -31,7 +35,7 @@ render: tools build ## render the example cluster repo into $(EXAMPLE)/config-ro
 	$(BIN)/configroot render --source $(EXAMPLE)
 
 .PHONY: test
-test: tools ## run every test (unit and integration, real helm and helmfile) with -race
+test: tools tools-test ## run every test (unit and integration, real helm 4 and 3, helmfile, Vault, registry) with -race
 	go test -race -count=1 ./...
 
 .PHONY: golden

@@ -67,3 +67,19 @@ func GoModuleDir(t testing.TB, module string) string {
 	}
 	return info.Dir
 }
+
+// Helm is one helm major version the render tests run against.
+type Helm struct {
+	// Name is "helm4" or "helm3", for subtest names.
+	Name string
+	// Path is the binary, for render.TemplateOptions.HelmBinary.
+	Path string
+}
+
+// Helms returns the helm majors configroot supports, both installed in ./bin by `make
+// tools` and `make tools-test`: helm 4 (bin/helm, the default) and helm 3 (bin/helm3, out
+// of support since November 2026 but still in the field). A missing one fails the test.
+func Helms(t testing.TB) []Helm {
+	t.Helper()
+	return []Helm{{Name: "helm4", Path: Tool(t, "helm")}, {Name: "helm3", Path: Tool(t, "helm3")}}
+}

@@ -24,9 +24,9 @@ func fieldCase(t *testing.T, name string) string {
 	return testutil.CopyDir(t, filepath.Join("testdata", "fieldcases", name))
 }
 
-// renderWithSecrets renders repo as `configroot render` does (secrets converted and
-// guarded) and returns config-root's files.
-func renderWithSecrets(t *testing.T, repo string, edit func(*render.Options)) (map[string][]byte, error) {
+// renderWithSecrets renders repo with helm (a path; "" is helm from PATH) as `configroot
+// render` does (secrets converted and guarded) and returns config-root's files.
+func renderWithSecrets(t *testing.T, helm, repo string, edit func(*render.Options)) (map[string][]byte, error) {
 	t.Helper()
 	mapping, err := secrets.LoadMapping(repo, "", func(w string) { t.Logf("mapping: %s", w) })
 	if err != nil {
@@ -34,11 +34,12 @@ func renderWithSecrets(t *testing.T, repo string, edit func(*render.Options)) (m
 	}
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO, NoStores: true}}
 	_, err = renderRepo(t, repo, func(o *render.Options) {
-		o.Filters = conv.Filters()
+		o.Template.HelmBinary = helm
 		if edit != nil {
 			edit(o)
-			conv.Converter.Partial = len(o.Template.Selectors) > 0
 		}
+		conv.Converter.Partial = len(o.Template.Selectors) > 0
+		o.Filters = conv.Filters()
 	})
 	if err != nil {
 		return nil, err
@@ -46,9 +47,9 @@ func renderWithSecrets(t *testing.T, repo string, edit func(*render.Options)) (m
 	return testutil.ReadTree(t, filepath.Join(repo, "config-root")), nil
 }
 
-func mustRenderWithSecrets(t *testing.T, repo string, edit func(*render.Options)) map[string][]byte {
+func mustRenderWithSecrets(t *testing.T, helm, repo string, edit func(*render.Options)) map[string][]byte {
 	t.Helper()
-	files, err := renderWithSecrets(t, repo, edit)
+	files, err := renderWithSecrets(t, helm, repo, edit)
 	if err != nil {
 		t.Fatalf("render %s: %v", repo, err)
 	}
@@ -97,8 +98,14 @@ func str(t *testing.T, n *yaml.RNode, path ...string) string {
 // followed, names the release folder itself).
 func TestFieldCaseConfigMapList(t *testing.T) {
 	testutil.ToolsEnv(t)
+	for _, h := range testutil.Helms(t) {
+		t.Run(h.Name, func(t *testing.T) { testFieldCaseConfigMapList(t, h.Path) })
+	}
+}
+
+func testFieldCaseConfigMapList(t *testing.T, helm string) {
 	repo := fieldCase(t, "05-configmaplist")
-	files := mustRenderWithSecrets(t, repo, nil)
+	files := mustRenderWithSecrets(t, helm, repo, nil)
 	const dashboards = "namespaces/monitoring/kube-prometheus-stack/templates/grafana/"
 	want := []string{
 		"cluster/namespaces/monitoring.yaml",
@@ -133,7 +140,13 @@ func TestFieldCaseConfigMapList(t *testing.T) {
 // Secret value is a value (case 04).
 func TestFieldCaseAnchors(t *testing.T) {
 	testutil.ToolsEnv(t)
-	files := mustRenderWithSecrets(t, fieldCase(t, "04-yaml-anchors"), nil)
+	for _, h := range testutil.Helms(t) {
+		t.Run(h.Name, func(t *testing.T) { testFieldCaseAnchors(t, h.Path) })
+	}
+}
+
+func testFieldCaseAnchors(t *testing.T, helm string) {
+	files := mustRenderWithSecrets(t, helm, fieldCase(t, "04-yaml-anchors"), nil)
 
 	d := parseFile(t, files, "namespaces/apps/anchored/anchor-test-deploy.yaml")
 	labels := "app.kubernetes.io/name: anchor-test\napp.kubernetes.io/part-of: demo"
@@ -212,34 +225,37 @@ func TestFieldCaseKubeContext(t *testing.T) {
 		{"HELMFILE_NAMESPACE set", map[string]string{"HELMFILE_NAMESPACE": "tools", "HELMFILE_KUBE_CONTEXT": "laptop"}},
 	}
 	var first map[string][]byte
-	for _, m := range machines {
-		t.Run(m.name, func(t *testing.T) {
-			for k, v := range m.env {
-				t.Setenv(k, v)
-			}
-			repo := testutil.CopyDir(t, src)
-			files := mustRenderWithSecrets(t, repo, nil)
-			want := []string{
-				"cluster/resources/default/otel-collector/otel-collector-crb.yaml",
-				"namespaces/default/otel-collector/otel-collector-cm.yaml",
-				"namespaces/default/otel-collector/otel-collector-sa.yaml",
-			}
-			if got := sortedPaths(files); !slices.Equal(got, want) {
-				t.Fatalf("config-root:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-			cm := parseFile(t, files, "namespaces/default/otel-collector/otel-collector-cm.yaml")
-			if cm.GetNamespace() != "default" || cm.GetDataMap()["endpoint"] != "otel-collector.default.svc:4317" {
-				t.Errorf("ConfigMap namespace %q, data %v", cm.GetNamespace(), cm.GetDataMap())
-			}
-			if got := str(t, parseFile(t, files, want[0]), "subjects", "[name=otel-collector]", "namespace"); got != "default" {
-				t.Errorf("ClusterRoleBinding subject namespace %q", got)
-			}
-			if first == nil {
-				first = files
-			} else if d := testutil.DiffTrees(first, files); d != "" {
-				t.Errorf("config-root differs from the render on a machine without kubeconfig:\n%s", d)
-			}
-		})
+	for _, h := range testutil.Helms(t) {
+		for _, m := range machines {
+			t.Run(h.Name+"/"+m.name, func(t *testing.T) {
+				helm := h.Path
+				for k, v := range m.env {
+					t.Setenv(k, v)
+				}
+				repo := testutil.CopyDir(t, src)
+				files := mustRenderWithSecrets(t, helm, repo, nil)
+				want := []string{
+					"cluster/resources/default/otel-collector/otel-collector-crb.yaml",
+					"namespaces/default/otel-collector/otel-collector-cm.yaml",
+					"namespaces/default/otel-collector/otel-collector-sa.yaml",
+				}
+				if got := sortedPaths(files); !slices.Equal(got, want) {
+					t.Fatalf("config-root:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+				cm := parseFile(t, files, "namespaces/default/otel-collector/otel-collector-cm.yaml")
+				if cm.GetNamespace() != "default" || cm.GetDataMap()["endpoint"] != "otel-collector.default.svc:4317" {
+					t.Errorf("ConfigMap namespace %q, data %v", cm.GetNamespace(), cm.GetDataMap())
+				}
+				if got := str(t, parseFile(t, files, want[0]), "subjects", "[name=otel-collector]", "namespace"); got != "default" {
+					t.Errorf("ClusterRoleBinding subject namespace %q", got)
+				}
+				if first == nil {
+					first = files
+				} else if d := testutil.DiffTrees(first, files); d != "" {
+					t.Errorf("config-root differs from the render with helm 4 on a machine without kubeconfig:\n%s", d)
+				}
+			})
+		}
 	}
 }
 
@@ -249,6 +265,12 @@ func TestFieldCaseKubeContext(t *testing.T) {
 // that changes nothing (case 02b and its neighbours).
 func TestFieldCaseSelectorDisabledRelease(t *testing.T) {
 	testutil.ToolsEnv(t)
+	for _, h := range testutil.Helms(t) {
+		t.Run(h.Name, func(t *testing.T) { testFieldCaseSelectorDisabledRelease(t, h.Path) })
+	}
+}
+
+func testFieldCaseSelectorDisabledRelease(t *testing.T, helm string) {
 	disable := []struct {
 		name string
 		edit func(t *testing.T, repo string)
@@ -273,12 +295,12 @@ func TestFieldCaseSelectorDisabledRelease(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				repo := fieldCase(t, "02b-selector-disabled-release")
-				before := mustRenderWithSecrets(t, repo, nil)
+				before := mustRenderWithSecrets(t, helm, repo, nil)
 				if _, ok := before["namespaces/jx/lighthouse/lighthouse-webhooks-deploy.yaml"]; !ok {
 					t.Fatalf("the first render has no lighthouse Deployment:\n%s", strings.Join(sortedPaths(before), "\n"))
 				}
 				dis.edit(t, repo)
-				partial := mustRenderWithSecrets(t, repo, func(o *render.Options) {
+				partial := mustRenderWithSecrets(t, helm, repo, func(o *render.Options) {
 					o.Template.Selectors = []string{"app=lighthouse"}
 					o.AllowEmpty = allowEmpty
 				})
@@ -291,7 +313,7 @@ func TestFieldCaseSelectorDisabledRelease(t *testing.T) {
 				if err := os.RemoveAll(filepath.Join(fullRepo, "config-root")); err != nil {
 					t.Fatal(err)
 				}
-				full := mustRenderWithSecrets(t, fullRepo, nil)
+				full := mustRenderWithSecrets(t, helm, fullRepo, nil)
 				if d := testutil.DiffTrees(full, partial); d != "" {
 					t.Errorf("the selector render differs from a full render:\n%s", d)
 				}
@@ -301,9 +323,9 @@ func TestFieldCaseSelectorDisabledRelease(t *testing.T) {
 
 	t.Run("selector matching no release", func(t *testing.T) {
 		repo := fieldCase(t, "02b-selector-disabled-release")
-		before := mustRenderWithSecrets(t, repo, nil)
+		before := mustRenderWithSecrets(t, helm, repo, nil)
 		for _, allowEmpty := range []bool{false, true} {
-			_, err := renderWithSecrets(t, repo, func(o *render.Options) {
+			_, err := renderWithSecrets(t, helm, repo, func(o *render.Options) {
 				o.Template.Selectors = []string{"app=lighthose"}
 				o.AllowEmpty = allowEmpty
 			})

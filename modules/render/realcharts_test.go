@@ -39,13 +39,13 @@ func realChartsRepo(t *testing.T) string {
 
 // helmTemplate runs helm itself over a chart, as helmfile would, and returns the resources
 // it renders by identity ("group/Kind name"), test hooks excluded.
-func helmTemplate(t *testing.T, repo, release, ns, chart string, values ...string) map[string]int {
+func helmTemplate(t *testing.T, helm, repo, release, ns, chart string, values ...string) map[string]int {
 	t.Helper()
 	args := []string{"template", release, chart, "--namespace", ns, "--include-crds", "--skip-tests", "--kube-version", render.DefaultKubeVersion}
 	for _, v := range values {
 		args = append(args, "--values", v)
 	}
-	cmd := exec.Command(testutil.Tool(t, "helm"), args...)
+	cmd := exec.Command(helm, args...)
 	cmd.Dir = repo
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -80,8 +80,15 @@ func identity(n *yaml.RNode) string {
 // give, that a second run is byte-identical and that removing a release removes its files.
 func TestRealCharts(t *testing.T) {
 	testutil.ToolsEnv(t)
+	for _, h := range testutil.Helms(t) {
+		t.Run(h.Name, func(t *testing.T) { testRealCharts(t, h.Path) })
+	}
+}
+
+func testRealCharts(t *testing.T, helm string) {
+	withHelm := func(o *render.Options) { o.Template.HelmBinary = helm }
 	repo := realChartsRepo(t)
-	res := mustRender(t, repo, nil)
+	res := mustRender(t, repo, withHelm)
 	out := filepath.Join(repo, "config-root")
 	files := testutil.ReadTree(t, out)
 
@@ -95,7 +102,7 @@ func TestRealCharts(t *testing.T) {
 		if r.name == "cert-manager" {
 			values = append(values, "values/cert-manager.yaml")
 		}
-		for id, n := range helmTemplate(t, repo, r.name, r.ns, r.chart, values...) {
+		for id, n := range helmTemplate(t, helm, repo, r.name, r.ns, r.chart, values...) {
 			want[r.ns+" "+id] += n
 		}
 	}
@@ -160,7 +167,7 @@ func TestRealCharts(t *testing.T) {
 	}
 
 	// A second run is byte-identical.
-	again := mustRender(t, repo, nil)
+	again := mustRender(t, repo, withHelm)
 	if again.Files.Written() != 0 || again.Files.Removed != 0 {
 		t.Errorf("second run: %+v", again.Files)
 	}
@@ -170,7 +177,7 @@ func TestRealCharts(t *testing.T) {
 
 	// Removing a release removes its files and its namespace.
 	writeFile(t, filepath.Join(repo, "helmfile.yaml"), "releases:\n  - name: external-secrets\n    namespace: external-secrets\n    chart: ./charts/external-secrets\n")
-	removed := mustRender(t, repo, nil)
+	removed := mustRender(t, repo, withHelm)
 	for p := range testutil.ReadTree(t, out) {
 		if strings.Contains(p, "cert-manager") {
 			t.Errorf("%s survived the removal of release cert-manager", p)
@@ -221,12 +228,19 @@ func checkPath(t *testing.T, p string, n *yaml.RNode, relNS string) {
 // those nested files too.
 func TestSubchartFolders(t *testing.T) {
 	testutil.ToolsEnv(t)
+	for _, h := range testutil.Helms(t) {
+		t.Run(h.Name, func(t *testing.T) { testSubchartFolders(t, h.Path) })
+	}
+}
+
+func testSubchartFolders(t *testing.T, helm string) {
+	withHelm := func(o *render.Options) { o.Template.HelmBinary = helm }
 	repo := t.TempDir()
 	umbrella := filepath.Join(repo, "charts", "platform")
 	// The subchart goes in packaged, as `helm dependency build` puts it (packaging honours
 	// its .helmignore, which keeps templates/crds/README.md out).
 	eso := testutil.ExternalSecretsChart(t, t.TempDir())
-	if out, err := exec.Command(testutil.Tool(t, "helm"), "package", eso, "--destination", filepath.Join(umbrella, "charts")).CombinedOutput(); err != nil {
+	if out, err := exec.Command(helm, "package", eso, "--destination", filepath.Join(umbrella, "charts")).CombinedOutput(); err != nil {
 		t.Fatalf("helm package %s: %v\n%s", eso, err, out)
 	}
 	writeFile(t, filepath.Join(umbrella, "Chart.yaml"), "apiVersion: v2\nname: platform\nversion: 0.1.0\n")
@@ -263,7 +277,7 @@ spec:
     namespace: tools
     chart: ./charts/notes
 `)
-	mustRender(t, repo, nil)
+	mustRender(t, repo, withHelm)
 	out := filepath.Join(repo, "config-root")
 	files := testutil.ReadTree(t, out)
 
@@ -317,7 +331,7 @@ spec:
 	if err := os.Remove(filepath.Join(umbrella, "templates", "config", "leader.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	mustRender(t, repo, func(o *render.Options) { o.Template.Selectors = []string{"name=platform"} })
+	mustRender(t, repo, func(o *render.Options) { withHelm(o); o.Template.Selectors = []string{"name=platform"} })
 	after := testutil.ReadTree(t, out)
 	if _, ok := after["namespaces/kube-system/platform/templates/config/platform-leader-role.yaml"]; ok {
 		t.Error("a selector render kept the Role its release no longer renders")
@@ -327,5 +341,25 @@ spec:
 	}
 	if len(after) != len(files)-1 {
 		t.Errorf("after the selector render: %d files, want %d", len(after), len(files)-1)
+	}
+}
+
+// TestHelmMajorsGiveTheSameConfigRoot renders the real charts and the example repo with
+// helm 4 and helm 3: config-root must be byte-identical, so that a repo moving to helm 4
+// sees no diff.
+func TestHelmMajorsGiveTheSameConfigRoot(t *testing.T) {
+	testutil.ToolsEnv(t)
+	for name, repo := range map[string]string{"real charts": realChartsRepo(t), "example": exampleRepo(t)} {
+		t.Run(name, func(t *testing.T) {
+			var trees []map[string][]byte
+			for _, h := range testutil.Helms(t) {
+				r := testutil.CopyDir(t, repo)
+				mustRender(t, r, func(o *render.Options) { o.Template.HelmBinary = h.Path })
+				trees = append(trees, testutil.ReadTree(t, filepath.Join(r, "config-root")))
+			}
+			if d := testutil.DiffTrees(trees[0], trees[1]); d != "" {
+				t.Errorf("helm 4 and helm 3 give different config-roots (want: helm 4, got: helm 3):\n%s", d)
+			}
+		})
 	}
 }

@@ -187,7 +187,7 @@ func TestBadInput(t *testing.T) {
 				writeFile(t, filepath.Join(repo, "charts", "platform", "templates", "broken.yaml"),
 					"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.nothing.here }}\n")
 			},
-			want: []string{"helmfile.yaml: release platform/base: template: platform/templates/broken.yaml:4:18", "nil pointer"},
+			want: []string{"helmfile.yaml: release platform/base: ", "platform/templates/broken.yaml:4:18", "nil pointer"},
 		},
 		{
 			name: "chart renders invalid YAML",
