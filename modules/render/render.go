@@ -115,7 +115,14 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 			file := filepath.Join(o.Source, fileOr(tmpl.File))
 			var exit *ExecError
 			if errors.As(err, &exit) {
-				return Collected{}, newTemplateError(file, exit)
+				te := newTemplateError(file, exit)
+				if te.Repository != "" || te.Registry != "" || (te.Release != "" && !strings.Contains(te.Release, "/")) {
+					// Name the releases involved; a list that fails too changes nothing.
+					if listed, lerr := listReleases(ctx, o, tmpl); lerr == nil {
+						te.fillReleases(listed)
+					}
+				}
+				return Collected{}, te
 			}
 			return Collected{}, fmt.Errorf("helmfile template %s: %w", file, err)
 		}

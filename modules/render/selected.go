@@ -70,12 +70,9 @@ func matchSelectors(labels map[string]string, selectors []string) (bool, error) 
 	return false, nil
 }
 
-// listSelected runs `helmfile list` and returns the releases the selectors of tmpl match,
-// sorted, with the namespace a release without one renders into: disabled ones too
-// (installed: false, a false condition), which helmfile template skips and whose files a
-// full render would therefore remove. No match is ErrNoMatch, naming the file, environment
-// and selectors.
-func listSelected(ctx context.Context, o Options, tmpl TemplateOptions) ([]Release, error) {
+// listReleases runs `helmfile list` and returns every release of the helmfile in tmpl's
+// environment, selectors ignored (a release whose condition is false included).
+func listReleases(ctx context.Context, o Options, tmpl TemplateOptions) ([]listedRelease, error) {
 	file := fileOr(tmpl.File)
 	var stdout bytes.Buffer
 	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: ListArgs(tmpl), Env: HermeticVariables(), Unset: UnsetVariables}
@@ -94,6 +91,19 @@ func listSelected(ctx context.Context, o Options, tmpl TemplateOptions) ([]Relea
 			return nil, fmt.Errorf("helmfile list %s: unexpected output: %w", file, err)
 		}
 	}
+	return listed, nil
+}
+
+// listSelected returns the releases the selectors of tmpl match, sorted, with the
+// namespace a release without one renders into: disabled ones too (installed: false, a
+// false condition), which helmfile template skips and whose files a full render would
+// therefore remove. No match is ErrNoMatch, naming the file, environment and selectors.
+func listSelected(ctx context.Context, o Options, tmpl TemplateOptions) ([]Release, error) {
+	listed, err := listReleases(ctx, o, tmpl)
+	if err != nil {
+		return nil, err
+	}
+	file := fileOr(tmpl.File)
 	releases := make([]Release, 0, len(listed))
 	for _, l := range listed {
 		ok, err := matchSelectors(l.labels(), tmpl.Selectors)
