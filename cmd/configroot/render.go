@@ -94,6 +94,7 @@ func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Co
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores,
 		Partial: len(o.Template.Selectors) > 0}}
 	o.Filters = conv.Filters()
+	o.Warn = warn
 	return o, conv, nil
 }
 

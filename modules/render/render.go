@@ -43,6 +43,9 @@ type Options struct {
 	// Filters run on the resources read, before Layout places them: the secrets
 	// conversion and the leak guard.
 	Filters []kio.Filter
+	// Warn receives the render's warnings, one line each, naming the file and line (default:
+	// discarded).
+	Warn func(string)
 }
 
 // Result describes a finished render.
@@ -166,7 +169,7 @@ func Render(ctx context.Context, o Options) (Result, error) {
 		}
 		layout.ClusterScopedKinds = append(layout.ClusterScopedKinds, clusterScopedCRDs(old)...)
 	}
-	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout)...)
+	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(old, o.Warn))...)
 	if err != nil {
 		return Result{}, err
 	}

@@ -1,0 +1,18 @@
+package render
+
+import (
+	"github.com/configroot/configroot/modules/render/transform"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+)
+
+// transforms returns the filter of configroot.yaml's transforms section, run after Layout
+// (it matches on config-root paths) and before the write. In a partial render, old is the
+// config-root being replaced: the files the render keeps from it are what the config hash
+// reads besides the render, so that a partial render hashes as a full one does.
+func (c Collected) transforms(old Files, warn func(string)) kio.Filter {
+	f := transform.Filter{Config: c.Config.Transforms, Partial: c.Partial, Warn: warn}
+	if t := c.Config.Transforms; c.Partial && (t.JenkinsX || len(t.Rules) > 0) {
+		f.Existing = mergePartial(old, Files{}, c.Releases)
+	}
+	return f
+}
