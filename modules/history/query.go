@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/configroot/configroot/internal/kinds"
 )
 
 // Query names one resource of config-root the way kubectl does: a kind and a name, and a
@@ -26,35 +28,10 @@ type Query struct {
 	Input string
 }
 
-// shortName is a kind abbreviation: kubectl's short names (from the API server's discovery
-// documents, e.g. `kubectl api-resources`) and the file suffixes of the Jenkins X layout
-// (jx-gitops pkg/cmd/rename), which configroot's layout shares.
-type shortName struct {
-	group, kind string
-}
-
-var shortNames = map[string]shortName{
-	// kubectl
-	"cm": {"", "ConfigMap"}, "ep": {"", "Endpoints"}, "ev": {"", "Event"}, "limits": {"", "LimitRange"},
-	"ns": {"", "Namespace"}, "no": {"", "Node"}, "pvc": {"", "PersistentVolumeClaim"}, "pv": {"", "PersistentVolume"},
-	"po": {"", "Pod"}, "rc": {"", "ReplicationController"}, "quota": {"", "ResourceQuota"}, "sa": {"", "ServiceAccount"},
-	"svc": {"", "Service"}, "crd": {"apiextensions.k8s.io", "CustomResourceDefinition"}, "crds": {"apiextensions.k8s.io", "CustomResourceDefinition"},
-	"ds": {"apps", "DaemonSet"}, "deploy": {"apps", "Deployment"}, "rs": {"apps", "ReplicaSet"}, "sts": {"apps", "StatefulSet"},
-	"hpa": {"autoscaling", "HorizontalPodAutoscaler"}, "cj": {"batch", "CronJob"}, "csr": {"certificates.k8s.io", "CertificateSigningRequest"},
-	"ing": {"networking.k8s.io", "Ingress"}, "netpol": {"networking.k8s.io", "NetworkPolicy"}, "pdb": {"policy", "PodDisruptionBudget"},
-	"pc": {"scheduling.k8s.io", "PriorityClass"}, "sc": {"storage.k8s.io", "StorageClass"},
-	// Jenkins X file suffixes that are not kubectl short names
-	"crb":           {"rbac.authorization.k8s.io", "ClusterRoleBinding"},
-	"rb":            {"rbac.authorization.k8s.io", "RoleBinding"},
-	"mutwebhookcfg": {"admissionregistration.k8s.io", "MutatingWebhookConfiguration"},
-	"valwebhookcfg": {"admissionregistration.k8s.io", "ValidatingWebhookConfiguration"},
-	// Knative's short name for its Service
-	"ksvc": {"serving.knative.dev", "Service"},
-}
-
 // ParseQuery parses a resource as kubectl takes it, "KIND/NAME", with namespace from -n.
-// KIND is a kind ("Deployment", any case), its plural ("deployments"), a short name or a
-// Jenkins X file suffix ("deploy", "cm", "crb", "ksvc"), optionally followed by ".GROUP"
+// KIND is a kind ("Deployment", any case), its plural ("deployments"), a kubectl short name
+// or a Jenkins X file suffix ("deploy", "cm", "crb", "ksvc": internal/kinds), optionally
+// followed by ".GROUP"
 // ("deployments.apps", "certificate.cert-manager.io"). A bare kind matches any API group;
 // a short name, its own group.
 func ParseQuery(resource, namespace string) (Query, error) {
@@ -70,10 +47,10 @@ func ParseQuery(resource, namespace string) (Query, error) {
 		kind, q.Group, q.GroupSet = k, group, true
 	}
 	lower := strings.ToLower(kind)
-	if s, ok := shortNames[lower]; ok {
-		q.Kinds = []string{s.kind}
+	if s, ok := kinds.Short(kind); ok {
+		q.Kinds = []string{s.Kind}
 		if !q.GroupSet {
-			q.Group, q.GroupSet = s.group, true
+			q.Group, q.GroupSet = s.Group, true
 		}
 		return q, nil
 	}

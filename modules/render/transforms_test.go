@@ -170,3 +170,61 @@ func podAnnotation(t *testing.T, data []byte, key string) string {
 	}
 	return v.YNode().Value
 }
+
+// TestTransformsRealCharts renders the External Secrets and cert-manager charts with
+// `jenkinsX: true` and a config hash on every workload, and checks the Makefile's labels and
+// annotation on every file, the hash on the workloads whose pods read a ConfigMap of the
+// render (none in these charts' defaults: no annotation), and that a second render writes
+// nothing.
+func TestTransformsRealCharts(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := realChartsRepo(t)
+	writeFile(t, filepath.Join(repo, render.ConfigFile), `transforms:
+  jenkinsX: true
+  rules:
+    - match: {kinds: [apps/*]}
+      podTemplate: true
+      labels: {example.com/rendered-by: configroot}
+    - configHash: example.com/config-hash
+`)
+	var warnings []string
+	res := mustRender(t, repo, func(o *render.Options) { o.Warn = func(w string) { warnings = append(warnings, w) } })
+	if len(warnings) > 0 {
+		t.Errorf("warnings: %q", warnings)
+	}
+	files, err := render.ReadFiles(filepath.Join(repo, "config-root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployments := 0
+	for p, data := range files {
+		n, err := yaml.Parse(string(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := n.GetLabels()[transform.LabelPipeline], strings.Split(p, "/")[0]; got != want {
+			t.Errorf("%s: %s=%q, want %q", p, transform.LabelPipeline, got, want)
+		}
+		if n.GetKind() != "Deployment" {
+			continue
+		}
+		deployments++
+		if n.GetAnnotations()[transform.AnnotationWave] != "true" {
+			t.Errorf("%s: no %s", p, transform.AnnotationWave)
+		}
+		v, err := n.Pipe(yaml.Lookup("spec", "template", "metadata", "labels", "example.com/rendered-by"))
+		if err != nil || v == nil || v.YNode().Value != "configroot" {
+			t.Errorf("%s: no pod template label (%v)", p, err)
+		}
+		if h := podAnnotation(t, data, "example.com/config-hash"); h != "" {
+			t.Errorf("%s: a config hash %q with no ConfigMap used", p, h)
+		}
+	}
+	if deployments < 4 {
+		t.Errorf("%d Deployments rendered, want the charts' 4 or more", deployments)
+	}
+	again := mustRender(t, repo, func(o *render.Options) { o.Warn = func(w string) { warnings = append(warnings, w) } })
+	if again.Files.Written() != 0 || again.Files.Removed != 0 || again.Resources != res.Resources {
+		t.Errorf("a second render changed config-root: %+v", again.Files)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/configroot/configroot/internal/kinds"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -191,6 +192,9 @@ func parseKind(s string) (kindPattern, error) {
 	case kind == "*" && len(parts) == 1:
 		return bad("a bare * selects everything: leave kinds out instead")
 	case kind != "*" && !kindRE.MatchString(kind):
+		if k, ok := kinds.Short(kind); ok {
+			return bad(fmt.Sprintf("%s is short for %s: write %s or %s/%s", kind, k.Kind, k.Kind, or(k.Group, "core"), k.Kind))
+		}
 		if upper := strings.ToUpper(kind[:min(1, len(kind))]) + kind[min(1, len(kind)):]; kindRE.MatchString(upper) {
 			return bad("kinds start with a capital letter: " + upper)
 		}
@@ -256,4 +260,11 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

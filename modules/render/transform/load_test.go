@@ -107,6 +107,12 @@ func TestLoadErrors(t *testing.T) {
     - match: {kinds: [deployment]}
       labels: {a: b}
 `, []string{`configroot.yaml:3: transforms.rules[0].match.kinds[0]: "deployment" is not a kind (kinds start with a capital letter: Deployment)`}},
+		{"short name", `transforms:
+  rules:
+    - match: {kinds: [deploy, svc]}
+      labels: {a: b}
+`, []string{`configroot.yaml:3: transforms.rules[0].match.kinds[0]: "deploy" is not a kind (deploy is short for Deployment: write Deployment or apps/Deployment)`,
+			`transforms.rules[0].match.kinds[1]: "svc" is not a kind (svc is short for Service: write Service or core/Service)`}},
 		{"bad group", `transforms:
   rules:
     - match: {kinds: [Apps_X/Deployment]}
