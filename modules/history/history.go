@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/configroot/configroot/internal/closest"
+	"github.com/configroot/configroot/modules/internal/closest"
 	"github.com/configroot/configroot/modules/publish"
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"

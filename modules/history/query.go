@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/configroot/configroot/internal/kinds"
+	"github.com/configroot/configroot/modules/internal/kinds"
 )
 
 // Query names one resource of config-root the way kubectl does: a kind and a name, and a

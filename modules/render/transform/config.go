@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/configroot/configroot/internal/kinds"
+	"github.com/configroot/configroot/modules/internal/kinds"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 )

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/configroot/configroot/internal/closest"
+	"github.com/configroot/configroot/modules/internal/closest"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
