@@ -181,13 +181,16 @@ type resource struct {
 	node                       *yaml.RNode
 	path                       string // in config-root
 	namespace, folder, release string // folders of the path; release from helm's annotation
+	ns                         string // metadata.namespace
 	apiVersion, kind, name     string
 	template                   []string // path of the pod template; nil: not a workload
+
+	labels labels.Set // metadata.labels, read when a selector needs them; nil: not read
 }
 
 // newResource reads what the rules need from n. n must have its config-root path.
 func newResource(n *yaml.RNode) (resource, error) {
-	r := resource{node: n, apiVersion: n.GetApiVersion(), kind: n.GetKind(), name: n.GetName()}
+	r := resource{node: n, apiVersion: n.GetApiVersion(), kind: n.GetKind(), name: n.GetName(), ns: n.GetNamespace()}
 	r.path = annotation(n, kioutil.PathAnnotation)
 	if r.path == "" {
 		return r, fmt.Errorf("transforms: %s has no config-root path: the transforms run after the layout", r.describe())
@@ -209,8 +212,8 @@ func newResource(n *yaml.RNode) (resource, error) {
 }
 
 func (r *resource) describe() string {
-	if ns := r.node.GetNamespace(); ns != "" {
-		return fmt.Sprintf("%s %s/%s", r.kind, ns, r.name)
+	if r.ns != "" {
+		return fmt.Sprintf("%s %s/%s", r.kind, r.ns, r.name)
 	}
 	return r.kind + " " + r.name
 }
@@ -234,8 +237,13 @@ func (r *rule) matches(res *resource) bool {
 	if len(r.name) > 0 && !anyOf(r.name, func(p string) bool { return glob(p, res.name) }) {
 		return false
 	}
-	if r.selector != nil && !r.selector.Matches(labels.Set(res.node.GetLabels())) {
-		return false
+	if r.selector != nil {
+		if res.labels == nil {
+			res.labels = res.node.GetLabels()
+		}
+		if !r.selector.Matches(res.labels) {
+			return false
+		}
 	}
 	return true
 }
@@ -256,6 +264,8 @@ func (r *rule) apply(res *resource, hashes *configIndex) (workload bool, err err
 	target := res.node
 	if r.podTemplate {
 		target = template
+	} else if len(r.labels) > 0 {
+		res.labels = nil // read again by the next selector
 	}
 	if target != nil {
 		if err := setAll(target, yaml.LabelsField, r.labels); err != nil {
@@ -266,11 +276,7 @@ func (r *rule) apply(res *resource, hashes *configIndex) (workload bool, err err
 		}
 	}
 	if r.configHash != "" && template != nil {
-		sum, err := hashes.sum(res.node.GetNamespace(), template)
-		if err != nil {
-			return false, err
-		}
-		if sum != "" {
+		if sum := hashes.sum(res.ns, template); sum != "" {
 			if err := setAll(template, yaml.AnnotationsField, [][2]string{{r.configHash, sum}}); err != nil {
 				return false, err
 			}

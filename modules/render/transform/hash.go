@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -76,29 +77,21 @@ func (x *configIndex) add(n *yaml.RNode, override bool) {
 
 // sum returns the config hash of a pod template of namespace ns, "" when its pods reference
 // nothing the index holds.
-func (x *configIndex) sum(ns string, template *yaml.RNode) (string, error) {
+func (x *configIndex) sum(ns string, template *yaml.RNode) string {
 	cms, secrets := podReferences(template)
 	var parts []string
 	for _, name := range cms {
 		if cm := x.configMaps[ns][name]; cm != nil {
-			b, err := fieldsJSON(cm, "data", "binaryData")
-			if err != nil {
-				return "", fmt.Errorf("ConfigMap %s/%s: %w", ns, name, err)
-			}
-			parts = append(parts, "ConfigMap "+name+"\n"+b)
+			parts = append(parts, "ConfigMap "+name+"\n"+canonicalFields(cm, "data", "binaryData"))
 		}
 	}
 	for _, name := range secrets {
 		if es := x.externalSecrets[ns][name]; es != nil {
-			b, err := fieldsJSON(es, "spec")
-			if err != nil {
-				return "", fmt.Errorf("ExternalSecret %s/%s: %w", ns, es.GetName(), err)
-			}
-			parts = append(parts, "ExternalSecret "+es.GetApiVersion()+" "+es.GetName()+" Secret "+name+"\n"+b)
+			parts = append(parts, "ExternalSecret "+es.GetApiVersion()+" "+es.GetName()+" Secret "+name+"\n"+canonicalFields(es, "spec"))
 		}
 	}
 	if len(parts) == 0 {
-		return "", nil
+		return ""
 	}
 	sort.Strings(parts)
 	h := sha256.New()
@@ -106,29 +99,62 @@ func (x *configIndex) sum(ns string, template *yaml.RNode) (string, error) {
 		h.Write([]byte(p))
 		h.Write([]byte{'\n'})
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
-// fieldsJSON encodes the named top-level fields of n as JSON with sorted keys (kyaml's
-// RNode.MarshalJSON goes through encoding/json maps), so that the same content gives the
-// same bytes whatever its YAML layout.
-func fieldsJSON(n *yaml.RNode, fields ...string) (string, error) {
+// canonicalFields encodes the named top-level fields of n canonically (canonical), so that
+// the same content gives the same bytes whatever its YAML layout, key order or quoting.
+func canonicalFields(n *yaml.RNode, fields ...string) string {
 	var b strings.Builder
 	for _, f := range fields {
 		v := n.Field(f)
 		if v == nil || v.Value == nil {
 			continue
 		}
-		var data []byte
-		var err error
-		if v.Value.YNode().Kind == yaml.ScalarNode {
-			data = []byte(fmt.Sprintf("%q", v.Value.YNode().Value))
-		} else if data, err = v.Value.MarshalJSON(); err != nil {
-			return "", fmt.Errorf("%s: %w", f, err)
-		}
-		fmt.Fprintf(&b, "%s=%s\n", f, data)
+		b.WriteString(f)
+		b.WriteByte('=')
+		canonical(&b, v.Value.YNode())
+		b.WriteByte('\n')
 	}
-	return b.String(), nil
+	return b.String()
+}
+
+// canonical writes n as JSON-like text with mapping keys sorted and every scalar quoted
+// with its resolved tag (so that 1 and "1" differ, and 'a' and "a" do not).
+func canonical(b *strings.Builder, n *yaml.Node) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			canonical(b, n.Content[0])
+		}
+	case yaml.MappingNode:
+		idx := make([]int, 0, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			idx = append(idx, i)
+		}
+		sort.Slice(idx, func(i, j int) bool { return n.Content[idx[i]].Value < n.Content[idx[j]].Value })
+		b.WriteByte('{')
+		for _, i := range idx {
+			b.WriteString(strconv.Quote(n.Content[i].Value))
+			b.WriteByte(':')
+			canonical(b, n.Content[i+1])
+			b.WriteByte(',')
+		}
+		b.WriteByte('}')
+	case yaml.SequenceNode:
+		b.WriteByte('[')
+		for _, c := range n.Content {
+			canonical(b, c)
+			b.WriteByte(',')
+		}
+		b.WriteByte(']')
+	default:
+		b.WriteString(n.ShortTag())
+		b.WriteString(strconv.Quote(n.Value))
+	}
 }
 
 // podReferences returns the names of the ConfigMaps and Secrets a pod template's spec
