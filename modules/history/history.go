@@ -301,7 +301,7 @@ func (w *walker) resolve(steps []step, start string) (identity, string, error) {
 		}
 	}
 	if len(order) == 0 {
-		return identity{}, "", &NotFoundError{Query: w.q, Path: w.o.Path, Closest: w.closest(steps)}
+		return identity{}, "", &NotFoundError{Query: w.q, Path: w.o.Path, Closest: w.closest(steps), Since: w.o.Since}
 	}
 	// A cluster-scoped form merges into the namespaced one of the same group, kind and name.
 	var distinct []key

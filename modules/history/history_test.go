@@ -286,9 +286,10 @@ func TestPublishedHistory(t *testing.T) {
 
 	t.Run("since and until", func(t *testing.T) {
 		q, _ := history.ParseQuery("tenant/team-b", "")
-		res, err := history.Log(context.Background(), q, history.Options{Repo: clone, Since: time.Now().Add(time.Hour)})
+		future := time.Now().Add(time.Hour)
+		res, err := history.Log(context.Background(), q, history.Options{Repo: clone, Since: future})
 		var nf *history.NotFoundError
-		if !errors.As(err, &nf) {
+		if !errors.As(err, &nf) || !strings.HasSuffix(err.Error(), " since "+future.Format("2006-01-02 15:04 -0700")) {
 			t.Errorf("since the future: %+v, %v", res, err)
 		}
 		res, err = history.Log(context.Background(), q, history.Options{Repo: clone, Until: time.Now().Add(-time.Hour)})

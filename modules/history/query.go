@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/configroot/configroot/modules/internal/kinds"
 )
@@ -140,10 +141,15 @@ type NotFoundError struct {
 	Query   Query
 	Path    string // the config-root folder searched, in the repo
 	Closest []string
+	// Since is Options.Since: the walk stopped at the commits older than it.
+	Since time.Time
 }
 
 func (e *NotFoundError) Error() string {
 	msg := fmt.Sprintf("%s: not found in the history of %s", e.Query, e.Path)
+	if !e.Since.IsZero() {
+		msg += " since " + e.Since.Format("2006-01-02 15:04 -0700")
+	}
 	if len(e.Closest) > 0 {
 		msg += " (closest: " + strings.Join(e.Closest, ", ") + ")"
 	}
