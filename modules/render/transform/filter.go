@@ -55,8 +55,11 @@ var _ kio.Filter = Filter{}
 // Filter implements kio.Filter. It returns the resources it was given, changed in place.
 func (f Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	rules, err := f.compile()
-	if err != nil || len(rules) == 0 {
-		return nodes, err
+	if err != nil {
+		return nil, err
+	}
+	if len(rules) == 0 {
+		return nodes, nil
 	}
 	res := make([]resource, len(nodes))
 	for i, n := range nodes {

@@ -133,6 +133,9 @@ func (d *decoder) config(n *yaml.Node, c *Config) {
 		case "jenkinsX":
 			c.JenkinsX = d.boolean(v, at)
 		case "rules":
+			if isNull(v) {
+				return
+			}
 			if v.Kind != yaml.SequenceNode {
 				d.errorf(v, at, "want a list of rules, not %s", describe(v))
 				return
@@ -201,9 +204,12 @@ func (d *decoder) str(n *yaml.Node, at string) string {
 	return n.Value
 }
 
-// strings reads a list of strings; a single string is a list of one.
+// strings reads a list of strings; a single string is a list of one, null an empty list.
 func (d *decoder) strings(n *yaml.Node, at string) []string {
-	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode {
 		d.lines[at] = n.Line
 		return []string{n.Value}
 	}
@@ -220,8 +226,11 @@ func (d *decoder) strings(n *yaml.Node, at string) []string {
 	return out
 }
 
-// stringMap reads a mapping of strings (labels, annotations).
+// stringMap reads a mapping of strings (labels, annotations); null is an empty one.
 func (d *decoder) stringMap(n *yaml.Node, at string) map[string]string {
+	if isNull(n) {
+		return nil
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, at, "want a mapping of keys to values, not %s", describe(n))
 		return nil
@@ -243,6 +252,9 @@ func (d *decoder) stringMap(n *yaml.Node, at string) map[string]string {
 	}
 	return out
 }
+
+// isNull reports an empty value ("key:" or "key: ~"), which lists and mappings take as empty.
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // resolve follows a YAML alias to the node it names.
 func resolve(n *yaml.Node) *yaml.Node {

@@ -67,6 +67,8 @@ func TestLoadAbsent(t *testing.T) {
 		"not a mapping":  "- a\n- b\n",
 		"scalar file":    "hello\n",
 		"section absent": "kustomize: []\nclusterScopedKinds: [example.com/Tenant]\n",
+		"empty section":  "transforms: {}\n",
+		"null rules":     "transforms:\n  rules:\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := Load("configroot.yaml", []byte(data))
