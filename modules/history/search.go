@@ -159,7 +159,9 @@ func (s *searcher) cluster(h plumbing.Hash) ([]found, error) {
 	return out, nil
 }
 
-// dir searches the tree k.hash, k.depth folder levels above the resource files.
+// dir searches the tree k.hash, k.depth folder levels above a release folder (0: a release
+// folder, whose files may also be in subfolders: the folders of a file inside its chart,
+// such as charts/<subchart>/, which the layout keeps as jx gitops helmfile move does).
 func (s *searcher) dir(k treeKey) ([]found, error) {
 	if fs, ok := s.trees[k]; ok {
 		return fs, nil
@@ -170,11 +172,11 @@ func (s *searcher) dir(k treeKey) ([]found, error) {
 	}
 	var out []found
 	for _, e := range t.Entries {
-		if k.depth > 0 {
+		if k.depth > 0 || (e.Mode == filemode.Dir && !k.exact) {
 			if e.Mode != filemode.Dir {
 				continue
 			}
-			fs, err := s.dir(treeKey{hash: e.Hash, depth: k.depth - 1})
+			fs, err := s.dir(treeKey{hash: e.Hash, depth: max(0, k.depth-1)})
 			if err != nil {
 				return nil, err
 			}

@@ -198,13 +198,14 @@ func newResource(n *yaml.RNode) (resource, error) {
 	if r.path == "" {
 		return r, fmt.Errorf("transforms: %s has no config-root path: the transforms run after the layout", r.describe())
 	}
+	// <tree>/<namespace>/<release folder>/[<folders of the file in its chart>/]<file>
 	parts := strings.Split(r.path, "/")
 	switch {
 	case len(parts) == 3 && parts[0] == "cluster" && parts[1] == "namespaces":
 		r.namespace = strings.TrimSuffix(parts[2], ".yaml")
-	case len(parts) == 5 && parts[0] == "cluster" && parts[1] == "resources":
+	case len(parts) >= 5 && parts[0] == "cluster" && parts[1] == "resources":
 		r.namespace, r.folder = parts[2], parts[3]
-	case len(parts) == 4 && (parts[0] == "namespaces" || parts[0] == "customresourcedefinitions"):
+	case len(parts) >= 4 && (parts[0] == "namespaces" || parts[0] == "customresourcedefinitions"):
 		r.namespace, r.folder = parts[1], parts[2]
 	default:
 		return r, fmt.Errorf("transforms: %s: %s is not a config-root path", r.describe(), r.path)

@@ -12,6 +12,7 @@ import (
 	"github.com/configroot/configroot/modules/render"
 	"github.com/configroot/configroot/modules/render/transform"
 	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -382,5 +383,39 @@ func TestJenkinsXMatchesJxGitops(t *testing.T) {
 		if got, want := maps(ours[p]), maps(data); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n configroot %v\n jx-gitops  %v", p, got, want)
 		}
+	}
+}
+
+// TestChartSubfolders checks files the layout keeps in the folders they had in their chart
+// (charts/<subchart>/, templates/config/): they belong to their release folder's tree,
+// namespace and release.
+func TestChartSubfolders(t *testing.T) {
+	var nodes []*yaml.RNode
+	for _, p := range []string{
+		"namespaces/apps/web/charts/db/db-deploy.yaml",
+		"cluster/resources/apps/web/charts/db/db-clusterrole.yaml",
+		"customresourcedefinitions/apps/web/charts/db/crds/dbs.example.com-crd.yaml",
+	} {
+		n := yaml.MustParse("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+		if err := n.PipeE(yaml.SetAnnotation(kioutil.PathAnnotation, p)); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	var warns []string
+	f := transform.Filter{Config: transform.Config{Rules: []transform.Rule{
+		{Match: transform.Match{Namespaces: []string{"apps"}, Releases: []string{"web"}}, Labels: map[string]string{"release": "web"}},
+	}}, Warn: func(w string) { warns = append(warns, w) }}
+	out, err := f.Filter(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range out {
+		if n.GetLabels()["release"] != "web" {
+			t.Errorf("%s: not matched", n.GetAnnotations()[kioutil.PathAnnotation])
+		}
+	}
+	if len(warns) > 0 {
+		t.Errorf("warnings %q", warns)
 	}
 }
