@@ -249,7 +249,8 @@ func (m *Configroot) renderOptions(ctx context.Context, out string, selector []s
 	if _, err := m.Source.Export(ctx, src); err != nil {
 		return render.Options{}, nil, fmt.Errorf("export the source: %w", err)
 	}
-	mapping, err := secrets.LoadMapping(src, "", func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) })
+	warn := func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) }
+	mapping, err := secrets.LoadMapping(src, "", warn)
 	if err != nil {
 		return render.Options{}, nil, err
 	}
@@ -261,6 +262,7 @@ func (m *Configroot) renderOptions(ctx context.Context, out string, selector []s
 		Runner:   containerRunner{image: m.Image, source: m.Source},
 		Progress: os.Stderr,
 		Filters:  conv.Filters(),
+		Warn:     warn,
 	}, conv, nil
 }
 

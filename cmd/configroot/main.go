@@ -67,7 +67,8 @@ The same input always gives byte-identical files, and config-root/ is replaced a
 a failed render leaves it exactly as it was.
 
 check and diff compare the committed config-root/ with a fresh render; publish commits
-it to the cluster repo and pushes it; pipeline renders then publishes.`,
+it to the cluster repo and pushes it; pipeline renders then publishes; history shows the
+commits that changed one resource.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -81,6 +82,7 @@ it to the cluster repo and pushes it; pipeline renders then publishes.`,
 		newPopulateCommand(stdout, stderr),
 		newPublishCommand(stdout, stderr),
 		newPipelineCommand(stdout, stderr),
+		newHistoryCommand(stdout, stderr),
 	)
 	return root
 }

@@ -56,6 +56,15 @@ configroot.yaml, at the root of the repo, may set:
       name: team-a-extras          #   folder name in config-root (default: base name)
   clusterScopedKinds:              # kinds whose CRD is not part of this render
     - example.com/Tenant
+  transforms:                      # added after the layout, before the write
+    jenkinsX: true                 #   the Jenkins X Makefile's post-build labels and annotations
+    rules:                         #   in order; match: trees, kinds, namespaces, releases,
+      - match: {kinds: [apps/Deployment], namespaces: [apps]}   # names, selector
+        labels: {example.com/team: payments}
+        annotations: {example.com/owner: platform}
+        podTemplate: false         #   true: on the workloads' pod templates
+      - configHash: example.com/config-hash   # hash of the ConfigMaps/ExternalSecrets pods use
+  (docs/transforms.md has every field; a bad one is an error naming the line)
 
 One line per release goes to stderr, then a summary and a line about Secrets.`,
 		Example: `  # render the repo in the current folder into ./config-root
@@ -105,6 +114,7 @@ func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Co
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores,
 		Partial: len(o.Template.Selectors) > 0}}
 	o.Filters = conv.Filters()
+	o.Warn = warn
 	return o, conv, nil
 }
 

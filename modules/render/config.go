@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/configroot/configroot/modules/render/transform"
 	"sigs.k8s.io/yaml"
 )
 
@@ -27,6 +28,10 @@ type Config struct {
 	// ClusterScopedKinds lists "<group>/<kind>" kinds to treat as cluster-scoped, for CRDs
 	// that are installed outside this repo.
 	ClusterScopedKinds []string `json:"clusterScopedKinds,omitempty"`
+	// Transforms are the labels, annotations and config hashes added to the rendered
+	// resources before they are written (the Jenkins X Makefile's post-build step). Read by
+	// transform.Load, with line numbers in its errors.
+	Transforms transform.Config `json:"transforms,omitempty"`
 }
 
 // KustomizeEntry is one kustomize folder, laid out as if it were a release.
@@ -60,8 +65,17 @@ func LoadConfig(source string) (Config, error) {
 		return Config{}, fmt.Errorf("read %s: %w", file, err)
 	}
 	var c Config
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+	// The transforms section is decoded by transform.Load, which knows its lines; here it
+	// is only skipped over (the outer field hides Config.Transforms from encoding/json).
+	skip := struct {
+		*Config
+		Transforms any `json:"transforms,omitempty"`
+	}{Config: &c}
+	if err := yaml.UnmarshalStrict(data, &skip); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", file, err)
+	}
+	if c.Transforms, err = transform.Load(file, data); err != nil {
+		return Config{}, err
 	}
 	for i, k := range c.Kustomize {
 		switch {

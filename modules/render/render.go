@@ -42,6 +42,9 @@ type Options struct {
 	// Filters run on the resources read, before Layout places them: the secrets
 	// conversion and the leak guard.
 	Filters []kio.Filter
+	// Warn receives the render's warnings, one line each, naming the file and line (default:
+	// discarded).
+	Warn func(string)
 }
 
 // Result describes a finished render.
@@ -185,17 +188,17 @@ func Render(ctx context.Context, o Options) (Result, error) {
 		}
 		layout.ClusterScopedKinds = append(layout.ClusterScopedKinds, clusterScopedCRDs(old)...)
 	}
-	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout)...)
+	transforms, err := c.transforms(old, o.Warn)
+	if err != nil {
+		return Result{}, err
+	}
+	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout, transforms)...)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
 	if c.Partial {
-		var kustomize []string
-		for _, k := range c.Config.Kustomize {
-			kustomize = append(kustomize, k.Namespace)
-		}
-		if files, err = mergePartial(old, files, c.Releases, c.Selected, kustomize); err != nil {
+		if files, err = mergePartial(old, files, c.Releases, c.Selected, c.kustomizeNamespaces()); err != nil {
 			return Result{}, err
 		}
 	}
