@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/configroot/configroot/modules/render"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -115,6 +116,9 @@ func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 			out = append(out, n)
 			continue
 		}
+		if err := checkKeys(entries); err != nil {
+			return nil, fmt.Errorf("%s: Secret %s: %w", render.Source(n), id, err)
+		}
 		backend, settings := c.Mapping.effective(rule)
 		st, err := newStore(backend, settings, c.Mapping)
 		if err != nil {
@@ -218,6 +222,19 @@ func secretEntries(n *yaml.RNode) ([]entry, error) {
 	return entries, nil
 }
 
+// checkKeys refuses data keys that Kubernetes does not allow in a Secret
+// (validation.IsConfigMapKey: letters, digits, '-', '_' and '.', at most 253, not '.', '..'
+// or starting with '..'): the API server would reject the Secret, and ESO's CRD the
+// ExternalSecret's secretKey.
+func checkKeys(entries []entry) error {
+	for _, e := range entries {
+		if errs := validation.IsConfigMapKey(e.key); len(errs) > 0 {
+			return fmt.Errorf("data key %q is not a valid Secret key: %s", e.key, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
 func hasData(entries []entry) bool {
 	for _, e := range entries {
 		if !e.empty {
@@ -227,7 +244,8 @@ func hasData(entries []entry) bool {
 	return false
 }
 
-// remoteRef is where one data key lives in the store.
+// remoteRef is where one data key lives in the store: the remote key, the field (or, in
+// the ESO format, the property that reads it) and the version.
 type remoteRef struct {
 	Key      string `yaml:"key"`
 	Property string `yaml:"property,omitempty"`
@@ -391,7 +409,17 @@ func (c Converter) eso(n *yaml.RNode, entries []entry, rule *SecretRule, st stor
 		if rule.IsUnsecured(e.key) {
 			continue
 		}
-		es.Spec.Data = append(es.Spec.Data, esoDataEntry{SecretKey: e.key, RemoteRef: remote(n, e.key, rule, st)})
+		ref := remote(n, e.key, rule, st)
+		if st.backend == Local {
+			// The local store is a Secret in secret-infra: its fields are Secret keys.
+			if errs := validation.IsConfigMapKey(ref.Property); len(errs) > 0 {
+				return nil, fmt.Errorf("key %s: property %q cannot be a key of the local store's Secret: %s", e.key, ref.Property, strings.Join(errs, "; "))
+			}
+		}
+		// remote gives the field of the remote secret; ESO's provider reads it by a
+		// property spelled its own way.
+		ref.Property = Property(st.backend, ref.Property)
+		es.Spec.Data = append(es.Spec.Data, esoDataEntry{SecretKey: e.key, RemoteRef: ref})
 	}
 	return toNode(n, es)
 }
