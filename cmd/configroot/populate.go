@@ -128,6 +128,7 @@ func populateSummary(r populate.Result) string {
 	add(r.Count(populate.Pending), "not written")
 	add(r.Count(populate.Present), "already present")
 	add(r.Count(populate.NoSource), "missing with no source")
+	add(r.Count(populate.WrongForm), "stored in a form their entry cannot decode (not rewritten)")
 	add(r.Count(populate.Unsupported), "in unsupported stores")
 	if len(parts) == 0 {
 		parts = append(parts, "no ExternalSecret entries")

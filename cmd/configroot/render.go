@@ -27,9 +27,11 @@ removed; unchanged files are not touched.
 
 Every Secret with data becomes an ExternalSecret that points at the secret store the
 SecretMapping names (.jx/secret/mapping/secret-mappings.yaml, the Jenkins X format); no
-value reaches config-root. A Secret with no data stays a Secret, as does one annotated
-secret.jenkins-x.io/convert-exclude: "true" (listed in the summary). The render fails if any
-other Secret with data would be written.
+value reaches config-root. A Secret with no data stays a Secret unless a mapping rule names
+it (Jenkins X placeholders), as does one annotated secret.jenkins-x.io/convert-exclude:
+"true" (listed in the summary). Binary values (not UTF-8) are read from the store as
+base64 (decodingStrategy: Base64). The render fails if any other Secret with data would be
+written.
 
 With --selector only the selected releases are rendered, and only their files in
 config-root/ are replaced; a selected release that renders nothing now (installed: false,

@@ -26,12 +26,19 @@ func (c *Conversion) Filters() []kio.Filter {
 }
 
 // Summary is one line about the Secrets of a render: how many became ExternalSecrets, in
-// which stores, and which were kept as Secrets.
+// which stores (how many of them placeholders, how many binary keys), and which were kept as
+// Secrets.
 func (c *Conversion) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "secrets: %d converted into ExternalSecrets", len(c.Report.Converted))
 	if len(c.Report.Stores) > 0 {
 		fmt.Fprintf(&b, " (stores: %s)", strings.Join(c.Report.Stores, ", "))
+	}
+	if n := len(c.Report.Placeholders); n > 0 {
+		fmt.Fprintf(&b, ", %d of them named by the mapping with only empty values (populate needs a source for their keys)", n)
+	}
+	if n := len(c.Report.Binary); n > 0 {
+		fmt.Fprintf(&b, ", %d binary keys stored base64 (decodingStrategy Base64)", n)
 	}
 	fmt.Fprintf(&b, ", %d empty kept as Secrets", len(c.Report.Empty))
 	if len(c.OptedOut) > 0 {

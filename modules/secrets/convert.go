@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/configroot/configroot/modules/render"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -33,9 +34,19 @@ const AnnotationExclude = "secret.jenkins-x.io/convert-exclude"
 // for each store used (ESO format, unless NoStores). The ExternalSecret carries no value:
 // keys listed as unsecured go, in plain text, into its template.
 //
-// A Secret with no data (or only empty values) stays a Secret: nothing can leak, and an
-// ExternalSecret would fight the controller that fills it at run time. A Secret annotated
-// secret.jenkins-x.io/convert-exclude: "true" stays a Secret too.
+// A Secret with no data (or only empty values) that no mapping rule names stays a Secret:
+// nothing can leak, and an ExternalSecret would fight the controller that fills it at run
+// time. A Secret a rule names is converted whatever its values, as Jenkins X does (its
+// charts render credentials as empty placeholders, and jx secret populate fills the store);
+// one that has no keys at all stays a Secret, with a warning. A Secret annotated
+// secret.jenkins-x.io/convert-exclude: "true" stays a Secret too (a warning when a rule names
+// it). Rules naming a Secret the render lacks, and key rules naming keys a Secret lacks, are
+// warnings with their line.
+//
+// A value that is not UTF-8 text (IsBinary) gets remoteRef.decodingStrategy: Base64, the
+// store holding it base64 (not for the local backend, a Kubernetes Secret that holds bytes);
+// the legacy format cannot carry one (an error). Each property is spelled so that the
+// store's ESO provider reads exactly its field (Property).
 type Converter struct {
 	// Mapping says which store and which remote key each Secret maps to (default:
 	// DefaultMapping, everything in Vault).
@@ -64,6 +75,13 @@ type Report struct {
 	Empty []string
 	// OptedOut lists the Secrets kept because of AnnotationExclude.
 	OptedOut []string
+	// Placeholders lists the Secrets converted although all their values are empty,
+	// because a mapping rule names them (Jenkins X placeholders, filled from the store):
+	// populate needs a source for each of their keys.
+	Placeholders []string
+	// Binary lists the keys holding binary data, as "namespace/name key": their entries
+	// read the store's base64 with decodingStrategy Base64.
+	Binary []string
 	// Stores lists the ClusterSecretStores used.
 	Stores []string
 	// Warnings are things the user should know: unused mapping rules, deprecated backends.
@@ -87,6 +105,7 @@ func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	report := c.Report
 	if report == nil {
 		report = &Report{}
+		c.Report = report
 	}
 	stores := map[string]store{}
 	usedRules := map[*SecretRule]bool{}
@@ -105,15 +124,32 @@ func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		if err != nil {
 			return nil, err
 		}
+		named := func(why string) {
+			if rule != nil {
+				report.Warnings = append(report.Warnings, fmt.Sprintf("%s:%d: the mapping names Secret %s, but %s: it stays a Secret, not converted",
+					c.Mapping.File, rule.line, id, why))
+			}
+		}
 		switch {
 		case isOptedOut(n):
 			report.OptedOut = append(report.OptedOut, id)
+			named(fmt.Sprintf("%s (%s) opts it out", AnnotationExclude, render.Source(n)))
 			out = append(out, n)
 			continue
-		case !hasData(entries):
+		case len(entries) == 0:
+			report.Empty = append(report.Empty, id)
+			named(fmt.Sprintf("it has no data keys (%s)", render.Source(n)))
+			out = append(out, n)
+			continue
+		case !hasData(entries) && rule == nil:
+			// Filled at run time by a controller; a rule naming it says otherwise
+			// (Jenkins X placeholders: the values live in the store).
 			report.Empty = append(report.Empty, id)
 			out = append(out, n)
 			continue
+		}
+		if err := checkKeys(entries); err != nil {
+			return nil, fmt.Errorf("%s: Secret %s: %w", render.Source(n), id, err)
 		}
 		backend, settings := c.Mapping.effective(rule)
 		st, err := newStore(backend, settings, c.Mapping)
@@ -131,6 +167,10 @@ func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 			return nil, fmt.Errorf("%s: Secret %s: %w", render.Source(n), id, err)
 		}
 		report.Converted = append(report.Converted, id)
+		if !hasData(entries) {
+			report.Placeholders = append(report.Placeholders, id)
+		}
+		report.Warnings = append(report.Warnings, unusedKeyRules(c.Mapping.File, rule, id, entries)...)
 		out = append(out, es)
 	}
 
@@ -171,11 +211,14 @@ func isOptedOut(n *yaml.RNode) bool {
 }
 
 // entry is one data key of a Secret. Its value is kept only for unsecured keys; for the
-// others only whether it is empty.
+// others only whether it is empty and whether it is binary.
 type entry struct {
 	key   string
 	empty bool
-	value []byte
+	// binary is true when the value is not valid UTF-8: a JSON store (Vault's KV, the
+	// cloud stores' JSON objects) cannot hold it as text.
+	binary bool
+	value  []byte
 }
 
 // secretEntries reads the keys of data (base64) and stringData (plain; it wins, as in the
@@ -201,7 +244,7 @@ func secretEntries(n *yaml.RNode) ([]entry, error) {
 				}
 				value = decoded
 			}
-			e := entry{key: key, empty: len(value) == 0, value: value}
+			e := entry{key: key, empty: len(value) == 0, binary: IsBinary(value), value: value}
 			if prev, ok := byKey[key]; ok {
 				// stringData wins in the API server, but the data value is in the file all
 				// the same: the key is empty only if both are.
@@ -218,6 +261,43 @@ func secretEntries(n *yaml.RNode) ([]entry, error) {
 	return entries, nil
 }
 
+// checkKeys refuses data keys that Kubernetes does not allow in a Secret
+// (validation.IsConfigMapKey: letters, digits, '-', '_' and '.', at most 253, not '.', '..'
+// or starting with '..'): the API server would reject the Secret, and ESO's CRD the
+// ExternalSecret's secretKey.
+func checkKeys(entries []entry) error {
+	for _, e := range entries {
+		if errs := validation.IsConfigMapKey(e.key); len(errs) > 0 {
+			return fmt.Errorf("data key %q is not a valid Secret key: %s", e.key, strings.Join(errs, "; "))
+		}
+	}
+	return nil
+}
+
+// unusedKeyRules warns about the keys a rule maps or keeps unsecured that the Secret id
+// does not have: they do nothing.
+func unusedKeyRules(file string, rule *SecretRule, id string, entries []entry) []string {
+	if rule == nil {
+		return nil
+	}
+	has := map[string]bool{}
+	for _, e := range entries {
+		has[e.key] = true
+	}
+	var warnings []string
+	for _, k := range rule.Mappings {
+		if !has[k.Name] {
+			warnings = append(warnings, fmt.Sprintf("%s:%d: the mapping maps key %s of Secret %s, which the Secret does not have", file, k.line, k.Name, id))
+		}
+	}
+	for i, k := range rule.Unsecured {
+		if !has[k] {
+			warnings = append(warnings, fmt.Sprintf("%s:%d: the mapping keeps key %s of Secret %s unsecured, but the Secret does not have it", file, rule.unsecuredLine(i), k, id))
+		}
+	}
+	return warnings
+}
+
 func hasData(entries []entry) bool {
 	for _, e := range entries {
 		if !e.empty {
@@ -227,12 +307,27 @@ func hasData(entries []entry) bool {
 	return false
 }
 
-// remoteRef is where one data key lives in the store.
+// remoteRef is where one data key lives in the store: the remote key, the field (or, in
+// the ESO format, the property that reads it) and the version; in the ESO format, how ESO
+// decodes what it reads.
 type remoteRef struct {
-	Key      string `yaml:"key"`
-	Property string `yaml:"property,omitempty"`
-	Version  string `yaml:"version,omitempty"`
+	Key              string `yaml:"key"`
+	Property         string `yaml:"property,omitempty"`
+	Version          string `yaml:"version,omitempty"`
+	DecodingStrategy string `yaml:"decodingStrategy,omitempty"`
 }
+
+// DecodingBase64 is the remoteRef.decodingStrategy of binary values (ESO v1,
+// https://external-secrets.io/latest/guides/decoding-strategy/): the store holds the value
+// base64 encoded (standard alphabet, padded) and ESO decodes it into the Secret
+// (pkg/utils/utils.go, Decode).
+const DecodingBase64 = "Base64"
+
+// IsBinary reports whether a Secret value is binary: not valid UTF-8. Such a value cannot
+// be a JSON string (encoding/json, and every store's API, would turn its invalid bytes into
+// U+FFFD), so configroot has it stored base64 and decoded by ESO. The decision depends on
+// the bytes alone, so the same render always gives the same ExternalSecret.
+func IsBinary(value []byte) bool { return !utf8.Valid(value) }
 
 // remote returns the default remote reference of a data key, with the mapping's overrides.
 func remote(n *yaml.RNode, key string, rule *SecretRule, st store) remoteRef {
@@ -391,7 +486,22 @@ func (c Converter) eso(n *yaml.RNode, entries []entry, rule *SecretRule, st stor
 		if rule.IsUnsecured(e.key) {
 			continue
 		}
-		es.Spec.Data = append(es.Spec.Data, esoDataEntry{SecretKey: e.key, RemoteRef: remote(n, e.key, rule, st)})
+		ref := remote(n, e.key, rule, st)
+		if st.backend == Local {
+			// The local store is a Secret in secret-infra: its fields are Secret keys.
+			if errs := validation.IsConfigMapKey(ref.Property); len(errs) > 0 {
+				return nil, fmt.Errorf("key %s: property %q cannot be a key of the local store's Secret: %s", e.key, ref.Property, strings.Join(errs, "; "))
+			}
+		}
+		// remote gives the field of the remote secret; ESO's provider reads it by a
+		// property spelled its own way.
+		ref.Property = Property(st.backend, ref.Property)
+		if e.binary && st.backend != Local {
+			// The local store is a Kubernetes Secret: it holds bytes as they are.
+			ref.DecodingStrategy = DecodingBase64
+			c.Report.Binary = append(c.Report.Binary, render.Namespace(n)+"/"+n.GetName()+" "+e.key)
+		}
+		es.Spec.Data = append(es.Spec.Data, esoDataEntry{SecretKey: e.key, RemoteRef: ref})
 	}
 	return toNode(n, es)
 }
@@ -463,6 +573,11 @@ func (c Converter) legacy(n *yaml.RNode, entries []entry, rule *SecretRule, st s
 	for _, e := range entries {
 		if rule.IsUnsecured(e.key) {
 			continue
+		}
+		if e.binary {
+			return nil, fmt.Errorf("key %s holds binary data (not UTF-8 text), which kubernetes-external-secrets cannot deliver through a property: "+
+				"its vault backend decodes isBinary values into UTF-8 text, its gcpSecretsManager and azureKeyVault backends decode only a whole remote secret, "+
+				"and the others have no isBinary (lib/backends/*-backend.js, _get); use --secrets-format eso, whose remoteRef.decodingStrategy: Base64 keeps every byte", e.key)
 		}
 		ref := remote(n, e.key, rule, st)
 		d := legacyData{Name: e.key, Key: ref.Key, Property: ref.Property}

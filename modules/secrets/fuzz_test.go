@@ -27,6 +27,8 @@ func FuzzNoSecretDataReachesConfigRoot(f *testing.F) {
 		"apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata: {k: dg==}\nstringData: {k: \"\"}\n",
 		"apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata: {k: \"dg\\n==\"}\n",
 		"apiVersion: v2\nkind: Secret\nmetadata: {name: a}\ndata: {k: dg==}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata: {keystore.jks: /u3+7QAAAAL/gH/DKGtleXN0b3Jl, .dockerconfigjson: e30=}\n",
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: a}\ndata: {\"a b\": dg==}\n",
 	} {
 		f.Add([]byte(seed), uint8(0))
 	}

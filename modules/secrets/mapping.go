@@ -133,7 +133,16 @@ type SecretRule struct {
 	// StoreSettings override the defaults' for this Secret (another store if they differ).
 	StoreSettings `yaml:",inline"`
 
-	line int
+	line           int
+	unsecuredLines []int
+}
+
+// unsecuredLine is the line of Unsecured[i] (the rule's when unknown).
+func (r *SecretRule) unsecuredLine(i int) int {
+	if i < len(r.unsecuredLines) {
+		return r.unsecuredLines[i]
+	}
+	return r.line
 }
 
 // KeyRule maps one data key of a Secret to a remote key and property.
@@ -146,6 +155,8 @@ type KeyRule struct {
 	Property string `yaml:"property,omitempty"`
 	// VersionStage is the version read (AWS version stage, GCP version).
 	VersionStage string `yaml:"versionStage,omitempty"`
+
+	line int
 }
 
 // DefaultMapping is used when a repo has no mapping file: everything goes to Vault.
@@ -200,8 +211,23 @@ func ParseMapping(file string, data []byte, warn func(string)) (*Mapping, error)
 	}
 	if secrets := spec.Value.Field("secrets"); secrets != nil {
 		for i, item := range secrets.Value.YNode().Content {
-			if i < len(m.Secrets) {
-				m.Secrets[i].line = item.Line
+			if i >= len(m.Secrets) {
+				break
+			}
+			r := &m.Secrets[i]
+			r.line = item.Line
+			rule := yaml.NewRNode(item)
+			if f := rule.Field("mappings"); f != nil {
+				for j, k := range f.Value.YNode().Content {
+					if j < len(r.Mappings) {
+						r.Mappings[j].line = k.Line
+					}
+				}
+			}
+			if f := rule.Field("unsecured"); f != nil {
+				for _, k := range f.Value.YNode().Content {
+					r.unsecuredLines = append(r.unsecuredLines, k.Line)
+				}
 			}
 		}
 	}

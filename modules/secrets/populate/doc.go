@@ -7,5 +7,8 @@
 //
 // It reads the ExternalSecret YAML itself (external-secrets.io and the legacy
 // kubernetes-client.io/v1), not the converter's Go types, so it works on any config-root.
+// Each value goes into the field the entry's remoteRef.property reads through the store's
+// External Secrets provider (secrets.PropertyField), in the form the entry decodes
+// (remoteRef.decodingStrategy, or the legacy isBinary: base64 for binary values).
 // No value is ever printed, logged or put in an error.
 package populate

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/configroot/configroot/modules/render"
+	"github.com/configroot/configroot/modules/secrets"
 	"github.com/configroot/configroot/modules/secrets/store"
 	"github.com/configroot/configroot/modules/secrets/values"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -58,6 +59,9 @@ const (
 	NoSource Status = "no-source"
 	// Unsupported: the entry's store is one populate cannot write to.
 	Unsupported Status = "unsupported"
+	// WrongForm: the store has a value in a form the entry does not read (text where it
+	// decodes base64, as an older populate wrote binary values); it was left as it is.
+	WrongForm Status = "wrong-form"
 )
 
 // Item is one ExternalSecret entry and what populate did with it. It holds no value.
@@ -109,8 +113,14 @@ func (r Result) Count(s Status) int {
 }
 
 // ErrNoSource is returned, after everything else was written, when values are missing from
-// their store and no source declares them.
+// their store and no source declares them (or the declared one is the render, which gives
+// only empty placeholders).
 var ErrNoSource = errors.New("missing from the store with no source declared in " + SourcesFile)
+
+// ErrWrongForm is returned, after everything else was written, when values already in their
+// store are in a form their ExternalSecret entry cannot decode (the operator would fail to
+// sync them). They are not rewritten: --overwrite replaces them.
+var ErrWrongForm = errors.New("stored in a form their ExternalSecret entry cannot decode (replace them with --overwrite)")
 
 // doc is one remote secret: the properties read and those to write.
 type doc struct {
@@ -201,8 +211,8 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 			stores[e.Store] = st
 		}
 		it.StorePath = st.Path(e.RemoteKey)
-		if e.Property != "" {
-			it.StorePath += "#" + e.Property
+		if e.Field != "" {
+			it.StorePath += "#" + e.Field
 		}
 		if e.Version != "" && !slices.Contains([]string{"latest", "AWSCURRENT"}, e.Version) {
 			warn("%s: remoteRef.version %s is pinned; populate reads and writes the current version", e.ID(), e.Version)
@@ -218,7 +228,7 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 			docs[id] = d
 			order = append(order, id)
 		}
-		d.items[e.Property] = append(d.items[e.Property], i)
+		d.items[e.Field] = append(d.items[e.Field], i)
 	}
 
 	// Plan: which properties to write, from which source.
@@ -228,14 +238,26 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 		src  Source
 	}
 	var targets []target
-	var noSource []string
+	var noSource, wrongForm []string
+	var errs []error
 	for _, id := range order {
 		d := docs[id]
 		for _, prop := range sortedKeys(d.items) {
 			idx := d.items[prop]
+			enc, err := encoding(res.Items, idx)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("store %s: %s: %w", d.storeName, res.Items[idx[0]].StorePath, err))
+				continue
+			}
 			if present(d.props, prop) && !o.Overwrite {
+				status := Present
+				if v, _ := d.props.Get(prop); enc != nil && !decodes(enc, v) {
+					status = WrongForm
+					first := res.Items[idx[0]]
+					wrongForm = append(wrongForm, fmt.Sprintf("%s (%s, decodingStrategy %s)", first.ID(), first.StorePath, first.Decoding))
+				}
 				for _, i := range idx {
-					res.Items[i].Status = Present
+					res.Items[i].Status = status
 				}
 				continue
 			}
@@ -270,8 +292,11 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 		}
 	}
 
+	if len(errs) > 0 {
+		return res, fmt.Errorf("%w (nothing written)", errors.Join(errs...))
+	}
+
 	// Resolve every value before writing any.
-	var errs []error
 	var rendered map[string]values.Values
 	pending := map[*doc]values.Values{}
 	for _, t := range targets {
@@ -301,12 +326,25 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 				}
 			}
 			v, err = renderedValue(rendered, first.Entry)
+			if errors.Is(err, errPlaceholder) {
+				// Nothing to write: the source is as good as none.
+				reason := fmt.Sprintf("%s (%s): %v", first.ID(), t.d.path, err)
+				warn("%s", reason)
+				for _, i := range t.d.items[t.prop] {
+					res.Items[i].Status, res.Items[i].Source = NoSource, ""
+					noSource = append(noSource, res.Items[i].ID()+" ("+res.Items[i].StorePath+", rendered empty)")
+				}
+				continue
+			}
 		case o.DryRun:
 			// A dry run does not generate.
 		case t.src.Password != nil:
 			v, err = t.src.Password.Generate()
 		case t.src.HMAC != nil:
 			v, err = t.src.HMAC.Generate()
+		}
+		if err == nil {
+			v, err = encodeFor(res.Items[t.d.items[t.prop][0]].Entry, v)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", name, t.d.path, err))
@@ -339,7 +377,7 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 				res.Items[i].Status = WouldWrite
 			}
 		}
-		return res, noSourceErr(noSource)
+		return res, errors.Join(noSourceErr(noSource), wrongFormErr(wrongForm))
 	}
 
 	written := 0
@@ -364,7 +402,7 @@ func Populate(ctx context.Context, o Options) (Result, error) {
 			}
 		}
 	}
-	return res, noSourceErr(noSource)
+	return res, errors.Join(noSourceErr(noSource), wrongFormErr(wrongForm))
 }
 
 // present reports whether props hold a value for prop: a JSON null holds none.
@@ -378,6 +416,49 @@ func noSourceErr(missing []string) error {
 		return nil
 	}
 	return fmt.Errorf("%d values %w: %s", len(missing), ErrNoSource, strings.Join(missing, ", "))
+}
+
+func wrongFormErr(wrong []string) error {
+	if len(wrong) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d values %w: %s", len(wrong), ErrWrongForm, strings.Join(wrong, ", "))
+}
+
+// encoding returns the encoding in which the entries idx, which read one field of one
+// remote secret, want their value stored (nil: as it is); entries that disagree are an
+// error, since one field holds one form.
+func encoding(items []Item, idx []int) (*base64.Encoding, error) {
+	first := items[idx[0]]
+	enc := decodings[first.Decoding]
+	for _, i := range idx[1:] {
+		if e := decodings[items[i].Decoding]; e != enc {
+			return nil, fmt.Errorf("%s reads it with decodingStrategy %s but %s with %s: one field holds one form",
+				first.ID(), first.Decoding, items[i].ID(), items[i].Decoding)
+		}
+	}
+	return enc, nil
+}
+
+// decodes reports whether the operator can decode the stored value v with enc: what it
+// reads for a field that is not a string is the field's JSON.
+func decodes(enc *base64.Encoding, v values.Value) bool {
+	_, err := enc.DecodeString(v.Reveal())
+	return err == nil
+}
+
+// encodeFor returns v in the form entry e reads: base64 when e decodes it (binary values,
+// secrets.IsBinary), else v itself, which must then be text: a JSON store would turn
+// bytes that are not UTF-8 into U+FFFD.
+func encodeFor(e Entry, v values.Value) (values.Value, error) {
+	if enc := decodings[e.Decoding]; enc != nil {
+		return values.New(enc.EncodeToString([]byte(v.Reveal()))), nil
+	}
+	if secrets.IsBinary([]byte(v.Reveal())) {
+		return values.Value{}, fmt.Errorf("the value is binary (not UTF-8 text) but the ExternalSecret entry reads it as text (no remoteRef.decodingStrategy): " +
+			"the store would corrupt it; render config-root again (binary keys get decodingStrategy: Base64) or set decodingStrategy: Base64 on the entry")
+	}
+	return v, nil
 }
 
 // collectRendered renders the repo in memory and returns the data of its Secrets by
@@ -427,6 +508,12 @@ func collectRendered(ctx context.Context, o Options) (map[string]values.Values, 
 	return out, nil
 }
 
+// errPlaceholder is renderedValue's answer for a Secret rendered with only empty values.
+var errPlaceholder = errors.New("the render gives only empty placeholders for this Secret (Jenkins X charts leave credentials to the store): declare a source for the key in " + SourcesFile)
+
+// renderedValue returns the rendered value of e's key. A rendered Secret whose values are
+// all empty is a placeholder (errPlaceholder): its empty values are not values to store.
+// An empty key in a Secret that has data is a value like any other.
 func renderedValue(rendered map[string]values.Values, e Entry) (values.Value, error) {
 	vs, ok := rendered[e.Namespace+"/"+e.Secret]
 	if !ok {
@@ -436,5 +523,10 @@ func renderedValue(rendered map[string]values.Values, e Entry) (values.Value, er
 	if !ok {
 		return values.Value{}, fmt.Errorf("the rendered Secret %s/%s has no key %s", e.Namespace, e.Secret, e.Key)
 	}
-	return v, nil
+	for _, n := range vs.Names() {
+		if w, _ := vs.Get(n); w.Len() > 0 {
+			return v, nil
+		}
+	}
+	return values.Value{}, errPlaceholder
 }

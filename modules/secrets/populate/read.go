@@ -1,6 +1,7 @@
 package populate
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -24,8 +25,18 @@ type Entry struct {
 	Store string
 	// RemoteKey, Property and Version are the remoteRef.
 	RemoteKey, Property, Version string
+	// Field is the field of the remote secret that the store's ESO provider reads for
+	// Property (secrets.PropertyField; the legacy format reads Property itself): where
+	// populate writes the value. Empty when there is no property.
+	Field string
+	// Decoding is how the operator decodes what it reads: remoteRef.decodingStrategy
+	// (None, Base64, Base64URL or Auto; "" is None), or Base64 for a legacy entry with
+	// isBinary: true. Populate writes the value in the form it decodes.
+	Decoding string
 	// File is the ExternalSecret's file, relative to config-root.
 	File string
+
+	legacy bool
 }
 
 // ID is "namespace/secret key", how reports name an entry.
@@ -87,6 +98,28 @@ func conventionalNames() []string {
 	return names
 }
 
+// kindBackend is the converter's backend of each store kind populate writes to, whose ESO
+// provider reads the properties (secrets.PropertyField).
+var kindBackend = map[store.Kind]secrets.Backend{
+	store.Vault: secrets.Vault,
+	store.GCP:   secrets.GCP,
+	store.AWS:   secrets.AWS,
+	store.Azure: secrets.Azure,
+}
+
+// DecodingNone is the decodingStrategy of an entry read as it is stored.
+const DecodingNone = "None"
+
+// decodings are ESO's remoteRef.decodingStrategy values (external-secrets.io/v1
+// ExternalSecretDecodingStrategy) with the encoding populate writes for each: the one the
+// operator decodes (pkg/utils/utils.go, Decode; Auto tries standard base64 first).
+var decodings = map[string]*base64.Encoding{
+	DecodingNone:           nil,
+	secrets.DecodingBase64: base64.StdEncoding,
+	"Base64URL":            base64.URLEncoding,
+	"Auto":                 base64.StdEncoding,
+}
+
 // legacyOnly are the backendTypes of kubernetes-external-secrets that the converter has no
 // backend for.
 var legacyOnly = map[string]StoreSpec{
@@ -137,7 +170,7 @@ type esoExternalSecret struct {
 		Target         struct{ Name string }
 		Data           []struct {
 			SecretKey string
-			RemoteRef struct{ Key, Property, Version string }
+			RemoteRef struct{ Key, Property, Version, DecodingStrategy string }
 		}
 		DataFrom []json.RawMessage
 	}
@@ -151,8 +184,11 @@ type legacyExternalSecret struct {
 		ProjectID    string `json:"projectId"`
 		Region       string
 		KeyVaultName string
-		Data         []struct{ Name, Key, Property, Version, VersionStage string }
-		DataFrom     []json.RawMessage
+		Data         []struct {
+			Name, Key, Property, Version, VersionStage string
+			IsBinary                                   bool `json:"isBinary"`
+		}
+		DataFrom []json.RawMessage
 	}
 }
 
@@ -227,6 +263,23 @@ func ReadConfigRoot(dir string) (ConfigRoot, error) {
 		spec.Name = e.Store
 		cr.Stores[e.Store] = spec
 	}
+	for i := range cr.Entries {
+		e := &cr.Entries[i]
+		b, known := kindBackend[cr.Stores[e.Store].Kind]
+		if e.legacy || !known {
+			// kubernetes-external-secrets reads parsedValue[property]
+			// (lib/backends/kv-backend.js, _fetchDataValues); stores populate does not
+			// write to are left alone.
+			e.Field = e.Property
+			continue
+		}
+		field, exact := secrets.PropertyField(b, e.Property)
+		e.Field = field
+		if !exact {
+			cr.Warnings = append(cr.Warnings, fmt.Sprintf("%s: ExternalSecret %s/%s key %s: the %s provider reads remoteRef.property %q as a gjson query, which may select another field than %q, the one populate writes; to read exactly that field, write the property as %q",
+				e.File, e.Namespace, e.Secret, e.Key, cr.Stores[e.Store].Kind, e.Property, field, secrets.Property(b, field)))
+		}
+	}
 	slices.SortFunc(cr.Entries, func(a, b Entry) int {
 		return strings.Compare(a.Namespace+"\x00"+a.Secret+"\x00"+a.Key, b.Namespace+"\x00"+b.Secret+"\x00"+b.Key)
 	})
@@ -261,11 +314,19 @@ func readESO(n *yaml.RNode, file string, cr *ConfigRoot) error {
 		if d.SecretKey == "" || d.RemoteRef.Key == "" {
 			return fmt.Errorf("%s: spec.data[%d] needs secretKey and remoteRef.key", where, i)
 		}
+		decoding := d.RemoteRef.DecodingStrategy
+		if decoding == "" {
+			decoding = DecodingNone
+		}
+		if _, ok := decodings[decoding]; !ok {
+			return fmt.Errorf("%s: spec.data[%d] (%s): remoteRef.decodingStrategy %q is not one of None, Base64, Base64URL, Auto", where, i, d.SecretKey, decoding)
+		}
 		cr.Entries = append(cr.Entries, Entry{
 			Namespace: es.Metadata.Namespace, Secret: secret, Key: d.SecretKey,
 			Store:     es.Spec.SecretStoreRef.Name,
 			RemoteKey: d.RemoteRef.Key, Property: d.RemoteRef.Property, Version: d.RemoteRef.Version,
-			File: file,
+			Decoding: decoding,
+			File:     file,
 		})
 	}
 	return nil
@@ -300,11 +361,19 @@ func readLegacy(n *yaml.RNode, file string, cr *ConfigRoot) (StoreSpec, error) {
 		if version == "" {
 			version = d.VersionStage
 		}
+		// kubernetes-external-secrets decodes an isBinary value from base64
+		// (lib/backends/*-backend.js, _get).
+		decoding := DecodingNone
+		if d.IsBinary {
+			decoding = secrets.DecodingBase64
+		}
 		cr.Entries = append(cr.Entries, Entry{
 			Namespace: es.Metadata.Namespace, Secret: es.Metadata.Name, Key: d.Name,
 			Store:     spec.Name,
 			RemoteKey: d.Key, Property: d.Property, Version: version,
-			File: file,
+			Decoding: decoding,
+			File:     file,
+			legacy:   true,
 		})
 	}
 	return spec, nil

@@ -9,14 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/configroot/configroot/internal/testutil"
+	"github.com/configroot/configroot/internal/testutil/cloudfake"
 	"github.com/configroot/configroot/modules/secrets/values"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 const leak = "Sup3r-s3cret-payload"
@@ -78,6 +74,17 @@ func exercise(t *testing.T, s Store, stored func(key string) (string, bool)) {
 	err = s.Write(ctx, "mixed", props(Raw, leak, "x", leak))
 	if err == nil || strings.Contains(err.Error(), leak) {
 		t.Fatalf("mixing raw and properties: %v", err)
+	}
+
+	// Bytes that are not UTF-8 would become U+FFFD in the store's JSON: refused, whole.
+	for _, p := range []values.Values{props("ok", "text", "keystore", "\xfe\xed"+leak), props(Raw, leak+"\xff")} {
+		err = s.Write(ctx, "binary", p)
+		if err == nil || !strings.Contains(err.Error(), "is binary (not UTF-8 text) and would be stored corrupted") || strings.Contains(err.Error(), leak) {
+			t.Fatalf("binary value: %v", err)
+		}
+	}
+	if _, ok := stored("binary"); ok {
+		t.Fatal("a write with a binary value reached the server")
 	}
 }
 
@@ -162,32 +169,19 @@ func TestAWSStoreUnreachable(t *testing.T) {
 }
 
 func TestGCPStore(t *testing.T) {
-	f, addr := newFakeGCP(t)
-	s, err := NewGCP(context.Background(), GCPOptions{Project: "acme", ClientOptions: []option.ClientOption{
-		option.WithEndpoint(addr), option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	}})
+	f := cloudfake.NewSecretManager(t)
+	s, err := NewGCP(context.Background(), GCPOptions{Project: "acme", ClientOptions: f.ClientOptions()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	stored := func(key string) (string, bool) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		vs := f.versions["projects/acme/secrets/"+key]
-		if len(vs) == 0 {
-			return "", false
-		}
-		return string(vs[len(vs)-1]), true
+		p, ok := f.Payload("projects/acme/secrets/" + key)
+		return string(p), ok
 	}
 	exercise(t, s, stored)
-	keepsTypes(t, s, func(key, payload string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.secrets["projects/acme/secrets/"+key] = true
-		f.versions["projects/acme/secrets/"+key] = append(f.versions["projects/acme/secrets/"+key], []byte(payload))
-	}, stored)
-	if n := len(f.versions["projects/acme/secrets/team-a-db"]); n != 2 {
+	keepsTypes(t, s, func(key, payload string) { f.AddVersion("projects/acme/secrets/"+key, []byte(payload)) }, stored)
+	if n := f.Versions("projects/acme/secrets/team-a-db"); n != 2 {
 		t.Fatalf("two writes made %d versions", n)
 	}
 	if got := s.Path("projects/other/secrets/x/versions/3"); got != "projects/other/secrets/x" {
@@ -199,31 +193,14 @@ func TestGCPStore(t *testing.T) {
 }
 
 func TestAzureStore(t *testing.T) {
-	f, srv := newFakeAzure(t)
-	s, err := NewAzure(AzureOptions{
-		VaultURL:   srv.URL,
-		Credential: fakeCredential{},
-		ClientOptions: &azsecrets.ClientOptions{
-			ClientOptions:                        policy.ClientOptions{Transport: srv.Client(), Retry: policy.RetryOptions{MaxRetries: -1}},
-			DisableChallengeResourceVerification: true,
-		},
-	})
+	f := cloudfake.NewKeyVault(t)
+	s, err := NewAzure(AzureOptions{VaultURL: f.URL(), Credential: cloudfake.Credential{}, ClientOptions: f.ClientOptions()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := func(key string) (string, bool) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		v, ok := f.secrets[key]
-		return v, ok
-	}
-	exercise(t, s, stored)
-	keepsTypes(t, s, func(key, payload string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.secrets[key] = payload
-	}, stored)
-	if got := s.Path("secret/team-a-db"); got != srv.URL+"/secrets/team-a-db" {
+	exercise(t, s, f.Secret)
+	keepsTypes(t, s, f.SetSecret, f.Secret)
+	if got := s.Path("secret/team-a-db"); got != f.URL()+"/secrets/team-a-db" {
 		t.Fatalf("Path strips no secret/ prefix: %s", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/configroot/configroot/modules/secrets/values"
 )
@@ -47,6 +48,9 @@ var ErrChanged = errors.New("changed since it was read")
 // read as something other than a string (numbers, objects, null, …) are written back as they
 // were.
 func encodeDoc(props values.Values) (string, error) {
+	if err := checkText(props); err != nil {
+		return "", err
+	}
 	if v, ok := props.Get(Raw); ok {
 		if props.Len() > 1 {
 			return "", fmt.Errorf("a plain value (no property) and named properties cannot share one secret")
@@ -58,6 +62,24 @@ func encodeDoc(props values.Values) (string, error) {
 		return "", fmt.Errorf("encode properties: %w", err)
 	}
 	return string(b), nil
+}
+
+// checkText refuses values that are not UTF-8 text: every store here takes them as JSON
+// strings, where encoding/json (and the stores' APIs) replace invalid bytes with U+FFFD, so
+// a binary value would be stored corrupted. Binary values are stored base64 (populate does
+// that for entries with remoteRef.decodingStrategy: Base64).
+func checkText(props values.Values) error {
+	for _, n := range props.Names() {
+		v, _ := props.Get(n)
+		if _, isJSON := v.RawJSON(); !isJSON && !utf8.ValidString(v.Reveal()) {
+			name := "the value"
+			if n != Raw {
+				name = "property " + n
+			}
+			return fmt.Errorf("%s is binary (not UTF-8 text) and would be stored corrupted: store it base64", name)
+		}
+	}
+	return nil
 }
 
 // decodeDoc reads a payload: a JSON object's fields become properties, strings as they are

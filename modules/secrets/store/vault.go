@@ -148,6 +148,9 @@ func (s *VaultStore) Write(ctx context.Context, key string, props values.Values)
 	if props.Has(Raw) {
 		return fmt.Errorf("vault write %s: every value needs a property (a field name)", path)
 	}
+	if err := checkText(props); err != nil {
+		return fmt.Errorf("vault write %s: %w", path, err)
+	}
 	s.mu.Lock()
 	cas := s.versions[path]
 	s.mu.Unlock()
