@@ -127,8 +127,10 @@ func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNod
 		if err := duplicateKeys(n.YNode()); err != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
-		if err := n.DeAnchor(); err != nil {
-			return nil, fmt.Errorf("%s: document %d: YAML alias or merge key: %w", src, i+1, err)
+		if hasAnchors(n.YNode()) {
+			if err := n.DeAnchor(); err != nil {
+				return nil, fmt.Errorf("%s: document %d: YAML alias or merge key: %w", src, i+1, err)
+			}
 		}
 		items, isList, err := listItems(n)
 		if err != nil {
@@ -146,6 +148,21 @@ func readDocuments(data []byte, r Release, file string, helm bool) ([]*yaml.RNod
 		}
 	}
 	return nodes, nil
+}
+
+// hasAnchors reports whether a document uses YAML anchors, aliases or merge keys.
+// kyaml's DeAnchor copies every mapping it visits, so it only runs on the few documents
+// that need it.
+func hasAnchors(n *yaml.Node) bool {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode || n.Tag == yaml.MergeTag {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAnchors(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // isListKind reports whether a document is a Kubernetes list object: a kind named
