@@ -32,7 +32,7 @@ func Tool(t testing.TB, name string) string {
 
 // ToolsEnv puts ./bin first on PATH for the test, so helmfile finds the pinned helm, and
 // gives helm and helmfile their own cache and config folders.
-func ToolsEnv(t *testing.T) {
+func ToolsEnv(t testing.TB) {
 	t.Helper()
 	Tool(t, "helm")
 	Tool(t, "helmfile")

@@ -1,0 +1,77 @@
+package render_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/configroot/configroot/internal/testutil"
+	"github.com/configroot/configroot/modules/render"
+	"github.com/configroot/configroot/modules/secrets"
+)
+
+// BenchmarkRenderRealistic measures `configroot render --rendered` in process on real chart
+// output (testutil.RealisticTree: the External Secrets, cert-manager and webapp charts
+// rendered by helm, grown to 3,000 and 30,000 documents): read, layout, secrets
+// conversion, leak guard, encode and the atomic write, into an empty folder ("full") and
+// over an unchanged config-root ("unchanged", nothing written).
+func BenchmarkRenderRealistic(b *testing.B) {
+	testutil.ToolsEnv(b)
+	for _, docs := range benchDocs(b) {
+		tree := testutil.RealisticTree(b, docs)
+		source := b.TempDir() // no SecretMapping: every Secret maps to Vault, as the CLI's default
+		mapping, err := secrets.LoadMapping(source, "", func(string) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		renderTo := func(b *testing.B, out string) render.Result {
+			conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO}}
+			res, err := render.Render(context.Background(), render.Options{Source: source, Rendered: tree, Output: out, Filters: conv.Filters()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return res
+		}
+		b.Run(fmt.Sprintf("docs=%d/full", docs), func(b *testing.B) {
+			b.ReportAllocs()
+			dir := b.TempDir()
+			for b.Loop() {
+				out := filepath.Join(dir, "config-root")
+				if res := renderTo(b, out); res.Files.Added < docs {
+					b.Fatalf("%d files added for %d documents", res.Files.Added, docs)
+				}
+				b.StopTimer()
+				if err := os.RemoveAll(out); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+		b.Run(fmt.Sprintf("docs=%d/unchanged", docs), func(b *testing.B) {
+			b.ReportAllocs()
+			out := filepath.Join(b.TempDir(), "config-root")
+			renderTo(b, out)
+			for b.Loop() {
+				if res := renderTo(b, out); res.Files.Written() != 0 || res.Files.Unchanged < docs {
+					b.Fatalf("an unchanged re-render wrote: %+v", res.Files)
+				}
+			}
+		})
+	}
+}
+
+// benchDocs returns the sizes BenchmarkRenderRealistic runs: 3,000 and 30,000 documents,
+// or the one size CONFIGROOT_BENCH_DOCS names (for profiling a smaller input).
+func benchDocs(b *testing.B) []int {
+	if s := os.Getenv("CONFIGROOT_BENCH_DOCS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("CONFIGROOT_BENCH_DOCS=%q: %v", s, err)
+		}
+		return []int{n}
+	}
+	return []int{3000, 30000}
+}
