@@ -40,7 +40,7 @@ test: tools tools-test ## run every test (unit and integration, real helm 4 and 
 
 .PHONY: golden
 golden: tools ## rewrite the golden files from the current code (review the diff!)
-	go test -count=1 ./cmd/configroot -run 'TestExampleGolden' -update
+	go test -count=1 ./cmd/configroot/cli -run 'TestExampleGolden' -update
 
 .PHONY: bench
 bench: ## run the benchmarks (6 runs each, for benchstat)

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -66,6 +66,7 @@ Secret, key, store and store path, and the source. Values are never printed.`,
 	f.StringVar(&p.o.Render.Helmfile, "helmfile", "helmfile", "the helmfile program to run for rendered values")
 	f.StringVar(&p.o.Render.Template.HelmBinary, "helm", "", "the helm program helmfile runs (default: helm from PATH)")
 	f.BoolVarP(&p.verbose, "verbose", "v", false, "also list values already present, and stream helmfile's output to stderr")
+	f.StringVar(&p.envFile, "env-file", "", envFileHelp)
 	p.bind(f)
 	return cmd
 }
@@ -75,6 +76,7 @@ Secret, key, store and store path, and the source. Values are never printed.`,
 type populateFlags struct {
 	o       populate.Options
 	verbose bool
+	envFile string
 }
 
 func (p *populateFlags) bind(f *pflag.FlagSet) {
@@ -98,6 +100,13 @@ func (p *populateFlags) run(ctx context.Context, stdout, stderr io.Writer) error
 		o.Connection.VaultNamespace = os.Getenv("VAULT_NAMESPACE")
 	}
 	o.Connection.VaultToken = os.Getenv("VAULT_TOKEN")
+	if p.envFile != "" {
+		env, err := readEnvFile(p.envFile)
+		if err != nil {
+			return err
+		}
+		o.Render.Env = env
+	}
 	o.Log = stderr
 	if p.verbose {
 		o.Render.Log = stderr

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -25,6 +25,8 @@ type publishFlags struct {
 	timeout                    time.Duration
 	retries                    int
 	verbose                    bool
+	// version is configroot's, for the commit's Rendered-By trailer.
+	version string
 }
 
 func (p *publishFlags) bind(f *pflag.FlagSet) {
@@ -72,7 +74,7 @@ func (p *publishFlags) publishFolder(ctx context.Context, source, dir string, al
 			Title:            p.message,
 			SourceCommit:     src.Commit,
 			SourceRepository: src.Repository,
-			RenderedBy:       "configroot " + version,
+			RenderedBy:       "configroot " + p.version,
 		},
 		Timeout:  p.timeout,
 		Retries:  p.retries,
@@ -138,9 +140,9 @@ instead: created from --branch when it does not exist, else a new commit on top 
 
 stdout carries only the result: the commit pushed, or "no change". Progress goes to stderr.`
 
-func newPublishCommand(stdout, stderr io.Writer) *cobra.Command {
+func newPublishCommand(version string, stdout, stderr io.Writer) *cobra.Command {
 	var (
-		p          publishFlags
+		p          = publishFlags{version: version}
 		source     string
 		configRoot string
 		allowEmpty bool
@@ -185,10 +187,10 @@ type pipelineStep struct {
 	run  func(context.Context) error
 }
 
-func newPipelineCommand(stdout, stderr io.Writer) *cobra.Command {
+func newPipelineCommand(version string, stdout, stderr io.Writer) *cobra.Command {
 	var (
 		s            renderSettings
-		p            publishFlags
+		p            = publishFlags{version: version}
 		pop          populateFlags
 		skipPopulate bool
 	)
@@ -235,7 +237,7 @@ template.
 						fmt.Fprintln(stderr, "skipped (--skip-populate)")
 						return nil
 					}
-					pop.o.Source, pop.o.ConfigRoot, pop.o.Render = s.o.Source, output, s.o
+					pop.o.Source, pop.o.ConfigRoot, pop.o.Render, pop.envFile = s.o.Source, output, s.o, s.envFile
 					pop.verbose = p.verbose
 					return pop.run(ctx, stderr, stderr) // stdout carries only the commit
 				}},

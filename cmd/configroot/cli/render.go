@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -99,6 +99,7 @@ type renderSettings struct {
 	format     string
 	mapping    string
 	withStores bool
+	envFile    string
 }
 
 // options returns the render options with the secrets conversion wired in; warn receives
@@ -112,6 +113,11 @@ func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Co
 	m, err := secrets.LoadMapping(source, s.mapping, warn)
 	if err != nil {
 		return render.Options{}, nil, err
+	}
+	if s.envFile != "" {
+		if o.Env, err = readEnvFile(s.envFile); err != nil {
+			return render.Options{}, nil, err
+		}
 	}
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores,
 		Partial: len(o.Template.Selectors) > 0}}
@@ -162,6 +168,7 @@ func (s *renderSettings) bind(f *pflag.FlagSet, inPlace bool) {
 	f.StringVar(&s.mapping, "secret-mapping", "", "the Jenkins X SecretMapping that says which store and remote key each Secret maps to (default <source>/"+secrets.MappingFile+"; without it, everything maps to Vault)")
 	f.BoolVar(&s.withStores, "secret-stores", true, "write a ClusterSecretStore for each store used, from the mapping's defaults (eso format)")
 	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow a render with no resources to empty config-root")
+	f.StringVar(&s.envFile, "env-file", "", envFileHelp)
 }
 
 // summary is the closing line of a render.

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -16,14 +16,14 @@ import (
 // TestHelpExplainsEveryFlag checks that --help of every command names each of its flags
 // with a description.
 func TestHelpExplainsEveryFlag(t *testing.T) {
-	root := newRootCommand(nil, nil)
+	root := newRootCommand(testVersion, nil, nil)
 	for _, cmd := range append(root.Commands(), root) {
 		if cmd.Hidden || cmd.Name() == "help" || cmd.Name() == "completion" {
 			continue
 		}
 		t.Run(cmd.Name(), func(t *testing.T) {
 			var out bytes.Buffer
-			code := run(context.Background(), append(strings.Fields(cmd.CommandPath())[1:], "--help"), &out, &out)
+			code := Run(context.Background(), testVersion, append(strings.Fields(cmd.CommandPath())[1:], "--help"), &out, &out)
 			if code != 0 {
 				t.Fatalf("exit %d:\n%s", code, out.String())
 			}
@@ -40,11 +40,14 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 	}
 }
 
+// testVersion is the configroot version the tests run Run with.
+const testVersion = "test"
+
 // buildCLI builds the configroot binary for tests that check real exit codes.
 func buildCLI(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "configroot")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-o", bin, "..") // cmd/configroot
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -133,7 +136,7 @@ func TestExampleGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if code := run(context.Background(), []string{"render", "--source", repo}, &out, &out); code != 0 {
+	if code := Run(context.Background(), testVersion, []string{"render", "--source", repo}, &out, &out); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out.String())
 	}
 	got := filepath.Join(repo, "config-root")
@@ -145,7 +148,7 @@ func TestExampleGolden(t *testing.T) {
 	}
 	// check renders with the same secrets conversion: the fresh render is up to date.
 	out.Reset()
-	if code := run(context.Background(), []string{"check", "--source", repo}, &out, &out); code != 0 {
+	if code := Run(context.Background(), testVersion, []string{"check", "--source", repo}, &out, &out); code != 0 {
 		t.Errorf("check of a fresh render: exit %d:\n%s", code, out.String())
 	}
 }
@@ -162,7 +165,7 @@ func TestRenderRenderedTree(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "config-root")
 	var stdout, stderr bytes.Buffer
 	// --helmfile names a program that does not exist: --rendered must not run it.
-	code := run(context.Background(), []string{"render", "--rendered", rendered, "--output", out, "--source", t.TempDir(), "--helmfile", "/nonexistent/helmfile"}, &stdout, &stderr)
+	code := Run(context.Background(), testVersion, []string{"render", "--rendered", rendered, "--output", out, "--source", t.TempDir(), "--helmfile", "/nonexistent/helmfile"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ const (
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), args, &out, &errOut)
+	code = Run(context.Background(), testVersion, args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -74,7 +74,7 @@ Resources 2 added, 0 changed, 1 removed:
 
 Source-Commit: ` + head + `
 Source-Repository: https://example.com/org/cluster.git
-Rendered-By: configroot ` + version + "\n\n"
+Rendered-By: configroot ` + testVersion + "\n\n"
 	if msg != want {
 		t.Errorf("commit message:\n%q\nwant:\n%q", msg, want)
 	}
