@@ -1,6 +1,8 @@
 package render
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -62,4 +64,33 @@ func Environ(environ, set, unset []string) []string {
 	env = append(env, set...)
 	sort.Strings(env)
 	return env
+}
+
+// helmfileEnv is what helmfile runs with besides the runner's environment: o.Env, then the
+// hermetic variables.
+func (o Options) helmfileEnv() []string {
+	return append(slices.Clip(o.Env), HermeticVariables()...)
+}
+
+// checkEnv rejects extra variables that are malformed or that the hermetic render
+// controls; errors name the variable, never its value.
+func checkEnv(env []string) error {
+	controlled := map[string]bool{}
+	for _, name := range UnsetVariables {
+		controlled[name] = true
+	}
+	for _, kv := range HermeticVariables() {
+		name, _, _ := strings.Cut(kv, "=")
+		controlled[name] = true
+	}
+	for i, kv := range env {
+		name, _, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok || name == "":
+			return fmt.Errorf("helmfile environment entry %d: not NAME=value", i+1)
+		case controlled[name]:
+			return fmt.Errorf("helmfile environment: %s is set by configroot to keep the render hermetic (see render --help)", name)
+		}
+	}
+	return nil
 }

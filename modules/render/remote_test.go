@@ -102,9 +102,10 @@ func TestRemoteCharts(t *testing.T) {
 	plainHTTP := "    plainHttp: true\n"
 
 	cases := []struct {
-		name string
-		repo func(t *testing.T) string
-		env  map[string]string
+		name  string
+		repo  func(t *testing.T) string
+		env   map[string]string
+		extra []string // render.Options.Env
 	}{
 		{
 			name: "chart repository",
@@ -120,6 +121,14 @@ func TestRemoteCharts(t *testing.T) {
 					"private-charts/external-secrets", externalSecretsVersion, "")
 			},
 			env: map[string]string{"PRIVATE_CHARTS_USERNAME": s.auth.Username, "PRIVATE_CHARTS_PASSWORD": s.auth.Password},
+		},
+		{
+			name: "chart repository with basic auth from Options.Env (--env-file)",
+			repo: func(t *testing.T) string {
+				return remoteRepo(t, "  - name: private-charts\n    url: "+s.privateRepo, "private-charts/cert-manager", certManagerVersion,
+					"private-charts/external-secrets", externalSecretsVersion, "")
+			},
+			extra: []string{"PRIVATE_CHARTS_USERNAME=" + s.auth.Username, "PRIVATE_CHARTS_PASSWORD=" + s.auth.Password},
 		},
 		{
 			name: "OCI charts by reference",
@@ -144,7 +153,7 @@ func TestRemoteCharts(t *testing.T) {
 					t.Setenv(k, v)
 				}
 				var log bytes.Buffer
-				got, err := renderWithSecrets(t, h.Path, tc.repo(t), func(o *render.Options) { o.Log = &log })
+				got, err := renderWithSecrets(t, h.Path, tc.repo(t), func(o *render.Options) { o.Log = &log; o.Env = tc.extra })
 				if err != nil {
 					t.Fatalf("render: %v\nhelmfile's output (%d bytes):\n%s", err, log.Len(), log.String())
 				}

@@ -42,6 +42,11 @@ type Options struct {
 	// Filters run on the resources read, before Layout places them: the secrets
 	// conversion and the leak guard.
 	Filters []kio.Filter
+	// Env are variables ("NAME=value") helmfile gets besides this process's environment:
+	// chart repository credentials (<REPO>_USERNAME, <REPO>_PASSWORD) and what
+	// helmfile.yaml reads with requiredEnv. Values are never printed. A variable the
+	// hermetic render controls (HermeticVariables, UnsetVariables) is an error.
+	Env []string
 	// Warn receives the render's warnings, one line each, naming the file and line (default:
 	// discarded).
 	Warn func(string)
@@ -104,6 +109,9 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 			return Collected{}, err
 		}
 	}
+	if err := checkEnv(o.Env); err != nil {
+		return Collected{}, err
+	}
 	rendered := o.Rendered
 	if rendered == "" {
 		tmp, err := os.MkdirTemp("", "configroot-render-")
@@ -112,7 +120,7 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 		}
 		defer os.RemoveAll(tmp)
 		cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(tmpl, tmp), Output: tmp,
-			Env: HermeticVariables(), Unset: UnsetVariables}
+			Env: o.helmfileEnv(), Unset: UnsetVariables}
 		err = o.Runner.Run(ctx, cmd, o.Log, o.Log)
 		if err != nil && !noReleasesMatched(err) {
 			file := filepath.Join(o.Source, fileOr(tmpl.File))
