@@ -61,27 +61,30 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 
 func (r Configroot) MarshalJSON() ([]byte, error) {
 	var concrete struct {
-		Source        *dagger.Directory
-		Environment   string
-		KubeVersion   string
-		Image         string
-		SecretsFormat string
+		Source                *dagger.Directory
+		Environment           string
+		KubeVersion           string
+		Image                 string
+		SecretsFormat         string
+		RepositoryCredentials *dagger.Secret
 	}
 	concrete.Source = r.Source
 	concrete.Environment = r.Environment
 	concrete.KubeVersion = r.KubeVersion
 	concrete.Image = r.Image
 	concrete.SecretsFormat = r.SecretsFormat
+	concrete.RepositoryCredentials = r.RepositoryCredentials
 	return json.Marshal(&concrete)
 }
 
 func (r *Configroot) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
-		Source        *dagger.Directory
-		Environment   string
-		KubeVersion   string
-		Image         string
-		SecretsFormat string
+		Source                *dagger.Directory
+		Environment           string
+		KubeVersion           string
+		Image                 string
+		SecretsFormat         string
+		RepositoryCredentials *dagger.Secret
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
@@ -92,6 +95,7 @@ func (r *Configroot) UnmarshalJSON(bs []byte) error {
 	r.KubeVersion = concrete.KubeVersion
 	r.Image = concrete.Image
 	r.SecretsFormat = concrete.SecretsFormat
+	r.RepositoryCredentials = concrete.RepositoryCredentials
 	return nil
 }
 
@@ -486,7 +490,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg secretsFormat", err))
 				}
 			}
-			return New(source, environment, kubeVersion, image, secretsFormat), nil
+			var repositoryCredentials *dagger.Secret
+			if inputArgs["repositoryCredentials"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["repositoryCredentials"]), &repositoryCredentials)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repositoryCredentials", err))
+				}
+			}
+			return New(source, environment, kubeVersion, image, secretsFormat, repositoryCredentials), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -3,26 +3,25 @@
 // check that a committed config-root is up to date, fill the secret stores, and publish
 // config-root to the cluster repo.
 //
-// helmfile runs in a container of the official helmfile image; everything after it runs as
-// Go inside the module, through the same packages as the configroot CLI (modules/render,
-// modules/secrets, modules/publish). This file is glue: the logic and its tests live there.
+// Everything that sees the raw render (Secret values) runs in one exec of the helmfile
+// image, as the configroot CLI (exec.go): render, check and populate. Only config-root,
+// which the leak guard has checked, comes back; publish then commits it from here with the
+// same packages as the CLI. This file is glue: the logic and its tests live in the packages.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"time"
 
 	"dagger/configroot/internal/dagger"
 
 	"github.com/configroot/configroot/modules/publish"
 	"github.com/configroot/configroot/modules/render"
 	"github.com/configroot/configroot/modules/secrets"
-	"github.com/configroot/configroot/modules/secrets/populate"
 )
 
 // HelmfileImage is the image helmfile runs in: the official one, with helm inside. No digest
@@ -42,6 +41,8 @@ type Configroot struct {
 	Image string
 	// SecretsFormat is the format of the ExternalSecrets.
 	SecretsFormat string
+	// RepositoryCredentials holds NAME=value lines helmfile gets in its environment.
+	RepositoryCredentials *dagger.Secret
 }
 
 // New returns the module for a cluster repo and the settings every function renders with.
@@ -65,46 +66,64 @@ func New(
 	// (kubernetes-client.io/v1).
 	// +default="eso"
 	secretsFormat string,
+	// Chart repository credentials, as NAME=value lines (a dotenv file) that helmfile gets
+	// in its environment: <REPO>_USERNAME and <REPO>_PASSWORD for each repository that needs
+	// them (the repository name upper-cased, - as _), or what helmfile.yaml reads with
+	// requiredEnv. For example --repository-credentials=file:./charts.env.
+	// +optional
+	repositoryCredentials *dagger.Secret,
 ) *Configroot {
 	if image == "" {
 		image = HelmfileImage
 	}
-	return &Configroot{Source: source, Environment: environment, KubeVersion: kubeVersion, Image: image, SecretsFormat: secretsFormat}
+	if secretsFormat == "" {
+		secretsFormat = string(secrets.FormatESO)
+	}
+	return &Configroot{Source: source, Environment: environment, KubeVersion: kubeVersion, Image: image,
+		SecretsFormat: secretsFormat, RepositoryCredentials: repositoryCredentials}
 }
 
 // Render renders the cluster repo into config-root/ and returns that folder: helmfile
-// template in the helmfile image, then layout and the Secret → ExternalSecret conversion
-// (the render fails if a Secret with data would reach config-root).
+// template, the layout and the Secret → ExternalSecret conversion, in one exec of the
+// helmfile image (the render fails if a Secret with data would reach config-root).
 func (m *Configroot) Render(
 	ctx context.Context,
-	// Render only the releases matching these label selectors (helmfile's -l); the result
-	// holds only their files.
+	// Render only the releases matching these label selectors (helmfile's -l): only their
+	// files in the repo's committed config-root are replaced, as configroot render -l does.
 	// +optional
 	selector []string,
 ) (*dagger.Directory, error) {
-	if _, err := m.renderTo(ctx, "config-root", selector); err != nil {
+	ctr, err := m.rendered(ctx, selector)
+	if err != nil {
 		return nil, err
 	}
-	return dag.CurrentModule().Workdir("config-root"), nil
+	return ctr.Directory(srcPath + "/config-root"), nil
 }
 
 // Check renders the cluster repo afresh and fails when its committed config-root/ differs,
 // listing the files that would change: the regen check of a pull request.
 func (m *Configroot) Check(ctx context.Context) (string, error) {
-	o, conv, err := m.renderOptions(ctx, "", nil)
+	ctr, err := m.container()
 	if err != nil {
 		return "", err
 	}
-	d, err := publish.Check(ctx, o, filepath.Join(o.Source, "config-root"))
+	ctr = ctr.WithExec(m.renderArgs("check", nil), dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	code, err := ctr.ExitCode(ctx)
+	if err != nil {
+		return "", cliError("check", err)
+	}
+	stdout, err := ctr.Stdout(ctx)
 	if err != nil {
 		return "", err
 	}
-	fmt.Fprintln(os.Stderr, conv.Summary())
-	if !d.Empty() {
-		return "", fmt.Errorf("config-root is stale: a fresh render adds %d files, changes %d and removes %d:\n%s",
-			d.Added, d.Changed, d.Removed, d.Markdown(16<<10))
+	switch code {
+	case 0:
+		return "config-root is up to date with a fresh render", nil
+	case 1:
+		return "", fmt.Errorf("config-root is stale: a fresh render changes these files:\n%s", strings.TrimSpace(stdout))
 	}
-	return "config-root is up to date with a fresh render", nil
+	stderr, _ := ctr.Stderr(ctx)
+	return "", cliError("check", &dagger.ExecError{ExitCode: code, Stderr: stderr})
 }
 
 // Populate renders the cluster repo, then writes to the secret stores every value its
@@ -134,14 +153,11 @@ func (m *Configroot) Populate(
 	// +optional
 	overwrite bool,
 ) (string, error) {
-	o, _, err := m.renderOptions(ctx, "config-root", nil)
+	ctr, err := m.rendered(ctx, nil)
 	if err != nil {
 		return "", err
 	}
-	if _, err := render.Render(ctx, o); err != nil {
-		return "", err
-	}
-	return m.populate(ctx, o, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, dryRun, overwrite)
+	return m.populate(ctx, ctr, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, dryRun, overwrite)
 }
 
 // Publish renders the cluster repo and commits config-root/ to the cluster repo's branch,
@@ -171,10 +187,11 @@ func (m *Configroot) Publish(
 	// +optional
 	sourceRepository string,
 ) (string, error) {
-	if _, err := m.renderTo(ctx, "config-root", nil); err != nil {
+	ctr, err := m.rendered(ctx, nil)
+	if err != nil {
 		return "", err
 	}
-	return m.publish(ctx, publishArgs{repo, token, branch, pullRequestBranch, username, author, sourceCommit, sourceRepository})
+	return m.publish(ctx, ctr, publishArgs{repo, token, branch, pullRequestBranch, username, author, sourceCommit, sourceRepository})
 }
 
 // Pipeline renders the cluster repo, fills the secret stores and commits config-root/ to the
@@ -217,67 +234,22 @@ func (m *Configroot) Pipeline(
 	// +optional
 	skipPopulate bool,
 ) (string, error) {
-	o, _, err := m.renderOptions(ctx, "config-root", nil)
+	ctr, err := m.rendered(ctx, nil)
 	if err != nil {
 		return "", err
 	}
-	if _, err := render.Render(ctx, o); err != nil {
-		return "", fmt.Errorf("render: %w", err)
-	}
 	if !skipPopulate {
-		report, err := m.populate(ctx, o, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, false, false)
+		report, err := m.populate(ctx, ctr, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, false, false)
 		fmt.Fprint(os.Stderr, report)
 		if err != nil {
-			return "", fmt.Errorf("populate: %w", err)
+			return "", err
 		}
 	}
-	commit, err := m.publish(ctx, publishArgs{repo: repo, token: token, branch: branch, username: username, sourceCommit: sourceCommit, sourceRepository: sourceRepository})
+	commit, err := m.publish(ctx, ctr, publishArgs{repo: repo, token: token, branch: branch, username: username, sourceCommit: sourceCommit, sourceRepository: sourceRepository})
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
 	}
 	return commit, nil
-}
-
-// renderOptions exports the source into the module's runtime and returns the options of a
-// render of it into out (a folder of the module's working directory), with helmfile in a
-// container and the secrets conversion.
-func (m *Configroot) renderOptions(ctx context.Context, out string, selector []string) (render.Options, *secrets.Conversion, error) {
-	src, err := filepath.Abs("source")
-	if err != nil {
-		return render.Options{}, nil, err
-	}
-	if _, err := m.Source.Export(ctx, src); err != nil {
-		return render.Options{}, nil, fmt.Errorf("export the source: %w", err)
-	}
-	warn := func(w string) { fmt.Fprintln(os.Stderr, "warning:", w) }
-	mapping, err := secrets.LoadMapping(src, "", warn)
-	if err != nil {
-		return render.Options{}, nil, err
-	}
-	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.Format(m.SecretsFormat), Partial: len(selector) > 0}}
-	return render.Options{
-		Source:   src,
-		Output:   out,
-		Template: render.TemplateOptions{Environment: m.Environment, Selectors: selector, KubeVersion: m.KubeVersion},
-		Runner:   containerRunner{image: m.Image, source: m.Source},
-		Progress: os.Stderr,
-		Filters:  conv.Filters(),
-		Warn:     warn,
-	}, conv, nil
-}
-
-// renderTo renders the source into out, a folder of the module's working directory.
-func (m *Configroot) renderTo(ctx context.Context, out string, selector []string) (render.Result, error) {
-	o, conv, err := m.renderOptions(ctx, out, selector)
-	if err != nil {
-		return render.Result{}, err
-	}
-	res, err := render.Render(ctx, o)
-	if err != nil {
-		return render.Result{}, err
-	}
-	fmt.Fprintf(os.Stderr, "%d releases, %d files\n%s\n", len(res.Releases), res.Resources, conv.Summary())
-	return res, nil
 }
 
 // storeCredentials are the secret stores' credentials, as Dagger secrets.
@@ -286,41 +258,33 @@ type storeCredentials struct {
 	vaultToken, awsAccessKeyID, awsSecret, awsSessToken *dagger.Secret
 }
 
-// populate fills the stores from the render o made, and reports one line per value.
-func (m *Configroot) populate(ctx context.Context, o render.Options, c storeCredentials, dryRun, overwrite bool) (string, error) {
-	conn := populate.Connection{VaultAddr: c.vaultAddr}
-	var err error
-	if conn.VaultToken, err = plaintext(ctx, c.vaultToken); err != nil {
-		return "", err
+// populate runs `configroot populate` in the container ctr of a render (config-root at
+// srcPath/config-root), so that a value taken from the render itself never leaves that
+// container: the credentials are secret variables of that exec, never plain values. It
+// returns one line per value (never the value). Each call runs anew: a store's contents
+// are not an input Dagger can cache on.
+func (m *Configroot) populate(ctx context.Context, ctr *dagger.Container, c storeCredentials, dryRun, overwrite bool) (string, error) {
+	args := m.renderArgs("populate", nil)
+	if c.vaultAddr != "" {
+		args = append(args, "--vault-addr", c.vaultAddr)
 	}
-	// The AWS SDK reads its credentials from the environment of this one-shot process.
-	for name, s := range map[string]*dagger.Secret{"AWS_ACCESS_KEY_ID": c.awsAccessKeyID, "AWS_SECRET_ACCESS_KEY": c.awsSecret, "AWS_SESSION_TOKEN": c.awsSessToken} {
-		v, err := plaintext(ctx, s)
-		if err != nil {
-			return "", err
+	if dryRun {
+		args = append(args, "--dry-run")
+	}
+	if overwrite {
+		args = append(args, "--overwrite")
+	}
+	for name, secret := range map[string]*dagger.Secret{"VAULT_TOKEN": c.vaultToken, "AWS_ACCESS_KEY_ID": c.awsAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": c.awsSecret, "AWS_SESSION_TOKEN": c.awsSessToken} {
+		if secret != nil {
+			ctr = ctr.WithSecretVariable(name, secret)
 		}
-		if v != "" {
-			if err := os.Setenv(name, v); err != nil {
-				return "", fmt.Errorf("set %s: %w", name, err)
-			}
-		}
 	}
-	res, err := populate.Populate(ctx, populate.Options{
-		Source: o.Source, ConfigRoot: o.Output, DryRun: dryRun, Overwrite: overwrite,
-		Connection: conn, Render: o, Log: os.Stderr,
-	})
-	var b strings.Builder
-	for _, it := range res.Items {
-		fmt.Fprintln(&b, it)
+	out, err := ctr.WithEnvVariable("CONFIGROOT_RUN", time.Now().UTC().Format(time.RFC3339Nano)).WithExec(args).Stdout(ctx)
+	if err != nil {
+		return "", cliError("populate", err)
 	}
-	return b.String(), err
-}
-
-func plaintext(ctx context.Context, s *dagger.Secret) (string, error) {
-	if s == nil {
-		return "", nil
-	}
-	return s.Plaintext(ctx)
+	return out, nil
 }
 
 // publishArgs are the arguments of a publish.
@@ -331,8 +295,12 @@ type publishArgs struct {
 	sourceCommit, sourceRepository              string
 }
 
-// publish commits the folder config-root of the working directory to the cluster repo.
-func (m *Configroot) publish(ctx context.Context, a publishArgs) (string, error) {
+// publish commits the config-root the render in ctr made to the cluster repo. config-root
+// has passed the leak guard in that exec; it is checked again here before any commit.
+func (m *Configroot) publish(ctx context.Context, ctr *dagger.Container, a publishArgs) (string, error) {
+	if _, err := ctr.Directory(srcPath+"/config-root").Export(ctx, "config-root", dagger.DirectoryExportOpts{Wipe: true}); err != nil {
+		return "", fmt.Errorf("publish: export config-root: %w", err)
+	}
 	files, err := render.ReadFiles("config-root")
 	if err != nil {
 		return "", err
@@ -365,45 +333,4 @@ func (m *Configroot) publish(ctx context.Context, a publishArgs) (string, error)
 		return "", publish.MaskError(err, token)
 	}
 	return res.Commit, nil
-}
-
-// containerRunner runs helmfile in a container of image, with the source mounted at the
-// path the command expects, and copies the command's output folder back.
-type containerRunner struct {
-	image  string
-	source *dagger.Directory
-}
-
-// Run implements render.Runner.
-func (r containerRunner) Run(ctx context.Context, c render.Command, stdout, stderr io.Writer) error {
-	ctr := dag.Container().From(r.image)
-	for _, name := range c.Unset {
-		ctr = ctr.WithoutEnvVariable(name)
-	}
-	for _, kv := range c.Env {
-		name, value, _ := strings.Cut(kv, "=")
-		ctr = ctr.WithEnvVariable(name, value)
-	}
-	ctr = ctr.WithMountedDirectory(c.Dir, r.source).
-		WithWorkdir(c.Dir).
-		WithExec(append([]string{c.Name}, c.Args...))
-	out, err := ctr.Stdout(ctx)
-	var exec *dagger.ExecError
-	if errors.As(err, &exec) {
-		// Dagger's own message repeats the whole command line: keep only the status.
-		return &render.ExecError{Name: c.Name, Args: c.Args, Code: exec.ExitCode, Err: fmt.Errorf("exit code %d", exec.ExitCode), Stderr: render.TailStderr(exec.Stderr)}
-	}
-	if err != nil {
-		return err
-	}
-	if stdout != nil {
-		_, _ = io.WriteString(stdout, out)
-	}
-	if c.Output == "" {
-		return nil
-	}
-	if _, err := ctr.Directory(c.Output).Export(ctx, c.Output); err != nil {
-		return fmt.Errorf("copy %s out of the helmfile container: %w", c.Output, err)
-	}
-	return nil
 }
