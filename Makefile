@@ -28,7 +28,7 @@ tools-vault: ## build only the Vault server of the populate tests into ./bin (ab
 
 .PHONY: build
 build: ## build the configroot CLI into ./bin
-	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/configroot ./cmd/configroot
+	go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/configroot ./cmd/configroot
 
 .PHONY: render
 render: tools build ## render the example cluster repo into $(EXAMPLE)/config-root

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"dagger/configroot/cliexec"
 	"dagger/configroot/internal/dagger"
 
 	"github.com/configroot/configroot/cmd/configroot/cli"
@@ -24,11 +25,9 @@ import (
 //
 // The configroot binary in that exec is this module's own executable, which the Dagger Go
 // SDK built from the module's source (so it is the same code, and cached with the module):
-// started with cliEnv set, it runs the configroot CLI and exits before the module's
+// started with cliexec.Env set, it runs the configroot CLI and exits before the module's
 // Dagger entry point (main, in dagger.gen.go) ever runs.
 const (
-	// cliEnv, when set, makes this binary the configroot CLI.
-	cliEnv = "CONFIGROOT_CLI"
 	// cliPath is where the CLI is in the helmfile container.
 	cliPath = "/usr/local/bin/configroot"
 	// srcPath is where the cluster repo is mounted in the helmfile container.
@@ -38,9 +37,10 @@ const (
 )
 
 func init() {
-	if os.Getenv(cliEnv) == "" {
+	if os.Getenv(cliexec.Env) == "" {
 		return
 	}
+	cliexec.Cleanup()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, "dagger", os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -99,11 +99,7 @@ func (m *Configroot) container() (*dagger.Container, error) {
 	}
 	ctr := dag.Container().From(m.Image).
 		WithFile(cliPath, exe, dagger.ContainerWithFileOpts{Permissions: 0o755}).
-		WithEnvVariable(cliEnv, "1").
-		// The SDK's generated client reads these when the binary starts, before cliEnv
-		// takes over; nothing connects to them.
-		WithEnvVariable("DAGGER_SESSION_PORT", "1").
-		WithEnvVariable("DAGGER_SESSION_TOKEN", "unused").
+		WithEnvVariable(cliexec.Env, "1").
 		WithMountedTemp("/tmp").
 		WithEnvVariable("TMPDIR", "/tmp").
 		WithEnvVariable("HELM_CACHE_HOME", "/tmp/helm/cache").
