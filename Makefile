@@ -79,6 +79,10 @@ dagger-develop: ## regenerate the Dagger module's code with the Dagger CLI
 dagger-render: ## render the example with the Dagger module into $(EXAMPLE)/config-root
 	dagger call --source=$(EXAMPLE) render export --path=$(EXAMPLE)/config-root
 
+.PHONY: dagger-e2e
+dagger-e2e: ## test the Dagger module on a real engine (the harness of ../shared/dagger-harness, or DAGGER_CALL)
+	scripts/dagger-e2e.sh
+
 .PHONY: dagger-check
 dagger-check: ## fail when the example's committed config-root is stale (Dagger module)
 	dagger call --source=$(EXAMPLE) check
