@@ -116,7 +116,8 @@ func (m *Configroot) container() (*dagger.Container, error) {
 // renderArgs are the arguments of `configroot CMD` that say what to render, from the
 // module's settings.
 func (m *Configroot) renderArgs(cmd string, selector []string) []string {
-	args := []string{cliPath, cmd, "--source", srcPath}
+	// The source is the working directory, so that messages name files as the repo does.
+	args := []string{cliPath, cmd, "--source", "."}
 	if m.Environment != "" {
 		args = append(args, "--environment", m.Environment)
 	}
