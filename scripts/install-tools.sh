@@ -18,6 +18,7 @@ HELM3_VERSION=${HELM3_VERSION:-v3.22.0}
 HELMFILE_VERSION=${HELMFILE_VERSION:-v1.8.0}
 SOPS_VERSION=${SOPS_VERSION:-v3.10.2}
 REGISTRY_VERSION=${REGISTRY_VERSION:-v3.0.0}
+VAULT_VERSION=${VAULT_VERSION:-v1.14.10}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/bin}
 set=${2:-all}
@@ -82,8 +83,8 @@ if [[ $set == test || $set == all ]]; then
   have helm3 "$HELM3_VERSION" || start "helm-$HELM3_VERSION" build_helm helm3 v3 "$HELM3_VERSION"
   have sops "$SOPS_VERSION" || start "sops-$SOPS_VERSION" build_sops
   have registry "$REGISTRY_VERSION" || start "registry-$REGISTRY_VERSION" build_registry
-  # Vault has its own script, since it needs a patched copy; it skips itself when built.
-  start vault "$root/scripts/build-vault.sh" "$bin"
+  # Vault has its own script, since it needs a patched copy.
+  have vault "$VAULT_VERSION" || start "vault-$VAULT_VERSION" "$root/scripts/build-vault.sh" "$bin"
 fi
 
 failed=0
@@ -104,4 +105,5 @@ if [[ $set == test || $set == all ]]; then
   versions+=("helm3 $("$bin/helm3" version --short)" "$("$bin/sops" --version --disable-version-check | head -1)"
     "$("$bin/vault" version | awk '{print $1, $2}')" "registry $("$bin/registry" --version | awk '{print $NF}')")
 fi
-(IFS=,; echo "tools: ${versions[*]}" >&2)
+printf -v joined '%s, ' "${versions[@]}"
+echo "tools: ${joined%, }" >&2
