@@ -44,7 +44,7 @@ golden: tools ## rewrite the golden files from the current code (review the diff
 
 .PHONY: bench
 bench: ## run the benchmarks (6 runs each, for benchstat)
-	go test -run '^$$' -bench . -benchmem -count 6 ./modules/... | tee bench.txt
+	go test -run '^$$' -bench . -benchmem -count 6 -timeout 120m ./modules/... ./cmd/... | tee bench.txt
 
 .PHONY: fmt
 fmt: ## gofmt every Go file
