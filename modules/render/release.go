@@ -3,6 +3,7 @@ package render
 import (
 	"strings"
 
+	"github.com/configroot/configroot/modules/internal/meta"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -60,25 +61,8 @@ func (r Release) Folder() string {
 // String returns "<namespace>/<name>".
 func (r Release) String() string { return r.Namespace + "/" + r.Name }
 
-// annotation returns the value of one annotation of n, or "", reading the YAML mapping
-// directly: RNode.GetAnnotations builds a map of all of them, which shows on large renders.
-func annotation(n *yaml.RNode, key string) string {
-	md := n.Field(yaml.MetadataField)
-	if md == nil {
-		return ""
-	}
-	anns := md.Value.Field(yaml.AnnotationsField)
-	if anns == nil {
-		return ""
-	}
-	content := anns.Value.YNode().Content
-	for i := 0; i+1 < len(content); i += 2 {
-		if content[i].Value == key {
-			return content[i+1].Value
-		}
-	}
-	return ""
-}
+// annotation returns the value of one annotation of n, or "" (meta.Annotation).
+func annotation(n *yaml.RNode, key string) string { return meta.Annotation(n, key) }
 
 // SetOrigin marks a resource made outside the readers (a ClusterSecretStore) as filed with
 // release r, so that Layout places it in r's folders; r's namespace does not get a Namespace

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/configroot/configroot/modules/internal/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
@@ -350,24 +351,8 @@ func templatePath(apiVersion, kind string) []string {
 	return workloads[apiGroup(apiVersion)+"/"+kind]
 }
 
-// annotation returns one annotation of n without building the whole map.
-func annotation(n *yaml.RNode, key string) string {
-	md := n.Field(yaml.MetadataField)
-	if md == nil {
-		return ""
-	}
-	anns := md.Value.Field(yaml.AnnotationsField)
-	if anns == nil {
-		return ""
-	}
-	content := anns.Value.YNode().Content
-	for i := 0; i+1 < len(content); i += 2 {
-		if content[i].Value == key {
-			return content[i+1].Value
-		}
-	}
-	return ""
-}
+// annotation returns the value of one annotation of n, or "" (meta.Annotation).
+func annotation(n *yaml.RNode, key string) string { return meta.Annotation(n, key) }
 
 func glob(pattern, s string) bool {
 	ok, _ := path.Match(pattern, s)
