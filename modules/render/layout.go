@@ -121,10 +121,12 @@ func (l Layout) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	used := namespacesInUse(paths)
 	for _, ns := range releases {
-		used[ns] = !systemNamespaces[ns]
+		if !systemNamespaces[ns] {
+			used[ns] = true
+		}
 	}
 	for _, ns := range sortedKeys(used) {
-		if declared[ns] || !used[ns] {
+		if declared[ns] {
 			continue
 		}
 		all = append(all, placed{node: namespaceObject(ns), identity: "/Namespace//" + ns, source: "configroot", dir: DirClusterNS, base: ns})

@@ -103,14 +103,14 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 		tmpl.KubeVersion = cfg.KubeVersion
 	}
 
+	if err := checkEnv(o.Env); err != nil {
+		return Collected{}, err
+	}
 	var selected []Release
 	if len(tmpl.Selectors) > 0 && o.Rendered == "" {
 		if selected, err = listSelected(ctx, o, tmpl); err != nil {
 			return Collected{}, err
 		}
-	}
-	if err := checkEnv(o.Env); err != nil {
-		return Collected{}, err
 	}
 	rendered := o.Rendered
 	if rendered == "" {
@@ -196,19 +196,17 @@ func Render(ctx context.Context, o Options) (Result, error) {
 		}
 		layout.ClusterScopedKinds = append(layout.ClusterScopedKinds, clusterScopedCRDs(old)...)
 	}
-	transforms, err := c.transforms(old, o.Warn)
-	if err != nil {
-		return Result{}, err
+	var part partial
+	if c.Partial {
+		part = keptFiles(old, c.Releases, c.Selected, c.kustomizeNamespaces())
 	}
-	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout, transforms)...)
+	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(part.kept, o.Warn))...)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
 	if c.Partial {
-		if files, err = mergePartial(old, files, c.Releases, c.Selected, c.kustomizeNamespaces()); err != nil {
-			return Result{}, err
-		}
+		files = part.merge(files)
 	}
 	if res.Files, err = WriteAtomic(o.Output, files); err != nil {
 		return Result{}, err

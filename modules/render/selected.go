@@ -80,7 +80,7 @@ func listReleases(ctx context.Context, o Options, tmpl TemplateOptions) ([]liste
 	if err != nil && !noReleasesMatched(err) {
 		var exit *ExecError
 		if errors.As(err, &exit) {
-			return nil, fmt.Errorf("helmfile list %s: %s", file, firstLine(exit))
+			return nil, fmt.Errorf("helmfile list %s: %s", file, lastLine(exit))
 		}
 		return nil, fmt.Errorf("helmfile list %s: %w", file, err)
 	}
@@ -141,8 +141,8 @@ func chartName(ref string) string {
 	return name
 }
 
-// firstLine is the most telling line of a failed helmfile: its last non-empty stderr line.
-func firstLine(e *ExecError) string {
+// lastLine is the most telling line of a failed helmfile: its last non-empty stderr line.
+func lastLine(e *ExecError) string {
 	lines := strings.Split(strings.TrimSpace(e.Stderr), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
 		if l := strings.TrimSpace(lines[i]); l != "" {
@@ -152,47 +152,63 @@ func firstLine(e *ExecError) string {
 	return e.Err.Error()
 }
 
-// mergePartial adds to files every file of the existing config-root old that does not
-// belong to one of the selected releases, so that a render limited by selectors equals
-// the matching part of a full render: the selected releases' files are replaced, those of
-// a selected release that now renders nothing are removed, everything else is kept.
+// partial is the part of the existing config-root a render limited by selectors keeps,
+// computed once for the transforms (which read it) and for the merge.
+type partial struct {
+	// kept are the files of old that belong to no selected release.
+	kept Files
+	// candidates are the namespaces whose generated Namespace may no longer be used: those
+	// of the selected releases and of the files they owned.
+	candidates map[string]bool
+}
+
+// keptFiles splits the existing config-root old for a render limited by selectors: the
+// files of the selected releases go, everything else is kept.
 //
 // A rendered release owns its folders under its own namespace. Any selected release owns
 // the files whose helm annotations (meta.helm.sh/release-name and -namespace) name it,
 // wherever they are: the resources it put in other namespaces, and all of the files of a
-// release that renders nothing now. The generated Namespace of a namespace no longer used
-// goes, as Layout would not write it (see unusedNamespaces); kustomize lists the namespaces
-// of the repo's kustomize folders, which a partial render does not render but keeps.
-func mergePartial(old, files Files, rendered, selected []Release, kustomize []string) (Files, error) {
+// release that renders nothing now. kustomize lists the namespaces of the repo's kustomize
+// folders, which a partial render does not render but keeps: never candidates.
+func keptFiles(old Files, rendered, selected []Release, kustomize []string) partial {
 	owned := make([]string, 0, 3*len(rendered))
 	for _, r := range rendered {
 		for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
 			owned = append(owned, path.Join(top, r.Namespace, r.Folder())+"/")
 		}
 	}
-	candidates := map[string]bool{}
+	p := partial{kept: Files{}, candidates: map[string]bool{}}
 	for _, r := range selected {
-		candidates[r.Namespace] = true
+		p.candidates[r.Namespace] = true
 	}
-	for p, data := range old {
-		if _, ok := files[p]; ok {
-			continue
-		}
-		if hasAnyPrefix(p, owned) || ownedBy(data, selected) {
-			if ns := pathNamespace(p); ns != "" {
-				candidates[ns] = true
+	for f, data := range old {
+		if hasAnyPrefix(f, owned) || ownedBy(data, selected) {
+			if ns := pathNamespace(f); ns != "" {
+				p.candidates[ns] = true
 			}
 			continue
 		}
-		files[p] = data
+		p.kept[f] = data
 	}
 	for _, ns := range kustomize {
-		delete(candidates, ns)
+		delete(p.candidates, ns)
 	}
-	for _, ns := range unusedNamespaces(files, candidates) {
+	return p
+}
+
+// merge adds the kept files to files, the render's own, so that a render limited by
+// selectors equals the matching part of a full render; the generated Namespace of a
+// namespace no longer used goes, as Layout would not write it (see unusedNamespaces).
+func (p partial) merge(files Files) Files {
+	for f, data := range p.kept {
+		if _, ok := files[f]; !ok {
+			files[f] = data
+		}
+	}
+	for _, ns := range unusedNamespaces(files, p.candidates) {
 		delete(files, DirClusterNS+"/"+ns+".yaml")
 	}
-	return files, nil
+	return files
 }
 
 // pathNamespace returns the namespace folder of a config-root path of one of the trees
