@@ -308,6 +308,55 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
 				}
 			}
+			var awsRegion string
+			if inputArgs["awsRegion"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsRegion"]), &awsRegion)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsRegion", err))
+				}
+			}
+			var gcpCredentials *dagger.Secret
+			if inputArgs["gcpCredentials"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gcpCredentials"]), &gcpCredentials)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpCredentials", err))
+				}
+			}
+			var gcpProject string
+			if inputArgs["gcpProject"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gcpProject"]), &gcpProject)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpProject", err))
+				}
+			}
+			var azureTenantId *dagger.Secret
+			if inputArgs["azureTenantID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureTenantID"]), &azureTenantId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureTenantID", err))
+				}
+			}
+			var azureClientId *dagger.Secret
+			if inputArgs["azureClientID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureClientID"]), &azureClientId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientID", err))
+				}
+			}
+			var azureClientSecret *dagger.Secret
+			if inputArgs["azureClientSecret"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureClientSecret"]), &azureClientSecret)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientSecret", err))
+				}
+			}
+			var azureVaultUrl string
+			if inputArgs["azureVaultURL"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureVaultURL"]), &azureVaultUrl)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureVaultURL", err))
+				}
+			}
 			var skipPopulate bool
 			if inputArgs["skipPopulate"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["skipPopulate"]), &skipPopulate)
@@ -315,7 +364,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skipPopulate", err))
 				}
 			}
-			return (*Configroot).Pipeline(&parent, ctx, repo, token, branch, username, sourceCommit, sourceRepository, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, skipPopulate)
+			return (*Configroot).Pipeline(&parent, ctx, repo, token, branch, username, sourceCommit, sourceRepository, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, gcpCredentials, gcpProject, azureTenantId, azureClientId, azureClientSecret, azureVaultUrl, skipPopulate)
 		case "Populate":
 			var parent Configroot
 			err = json.Unmarshal(parentJSON, &parent)
@@ -357,6 +406,55 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
 				}
 			}
+			var awsRegion string
+			if inputArgs["awsRegion"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsRegion"]), &awsRegion)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsRegion", err))
+				}
+			}
+			var gcpCredentials *dagger.Secret
+			if inputArgs["gcpCredentials"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gcpCredentials"]), &gcpCredentials)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpCredentials", err))
+				}
+			}
+			var gcpProject string
+			if inputArgs["gcpProject"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gcpProject"]), &gcpProject)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpProject", err))
+				}
+			}
+			var azureTenantId *dagger.Secret
+			if inputArgs["azureTenantID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureTenantID"]), &azureTenantId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureTenantID", err))
+				}
+			}
+			var azureClientId *dagger.Secret
+			if inputArgs["azureClientID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureClientID"]), &azureClientId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientID", err))
+				}
+			}
+			var azureClientSecret *dagger.Secret
+			if inputArgs["azureClientSecret"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureClientSecret"]), &azureClientSecret)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientSecret", err))
+				}
+			}
+			var azureVaultUrl string
+			if inputArgs["azureVaultURL"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureVaultURL"]), &azureVaultUrl)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureVaultURL", err))
+				}
+			}
 			var dryRun bool
 			if inputArgs["dryRun"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["dryRun"]), &dryRun)
@@ -371,7 +469,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg overwrite", err))
 				}
 			}
-			return (*Configroot).Populate(&parent, ctx, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, dryRun, overwrite)
+			return (*Configroot).Populate(&parent, ctx, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, gcpCredentials, gcpProject, azureTenantId, azureClientId, azureClientSecret, azureVaultUrl, dryRun, overwrite)
 		case "Publish":
 			var parent Configroot
 			err = json.Unmarshal(parentJSON, &parent)

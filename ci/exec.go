@@ -34,6 +34,10 @@ const (
 	srcPath = "/src"
 	// envFilePath is where the repository credentials secret is mounted, for --env-file.
 	envFilePath = "/run/configroot/helmfile.env"
+	// helmCachePath is HELM_CACHE_HOME in the helmfile container, on helmCacheVolume.
+	helmCachePath = "/cache/helm"
+	// helmCacheVolume names the cache volume of helm's cache.
+	helmCacheVolume = "configroot-helm-cache"
 )
 
 func init() {
@@ -88,10 +92,12 @@ func copyFile(src, dst string) error {
 }
 
 // container returns the helmfile image with the configroot CLI and the cluster repo at
-// srcPath, its working directory. Helm's and helmfile's state (repository indexes, registry
-// logins with their credentials, pulled charts) and every temporary file, the raw render
-// included, live on a tmpfs: nothing of them reaches a layer the engine keeps. The image's
-// helm plugins (HELM_DATA_HOME) stay as they are.
+// srcPath, its working directory. Every temporary file, the raw render included, and
+// helm's configuration (repositories.yaml and registry logins, which hold credentials) and
+// helmfile's state live on a tmpfs: nothing of them reaches a layer the engine keeps.
+// Helm's cache (HELM_CACHE_HOME: repository indexes and downloaded charts, no credentials
+// and no rendered values) is a cache volume shared by every call, so that a remote chart
+// is fetched once. The image's helm plugins (HELM_DATA_HOME) stay as they are.
 func (m *Configroot) container() (*dagger.Container, error) {
 	exe, err := configrootCLI()
 	if err != nil {
@@ -102,7 +108,8 @@ func (m *Configroot) container() (*dagger.Container, error) {
 		WithEnvVariable(cliexec.Env, "1").
 		WithMountedTemp("/tmp").
 		WithEnvVariable("TMPDIR", "/tmp").
-		WithEnvVariable("HELM_CACHE_HOME", "/tmp/helm/cache").
+		WithMountedCache(helmCachePath, dag.CacheVolume(helmCacheVolume)).
+		WithEnvVariable("HELM_CACHE_HOME", helmCachePath).
 		WithEnvVariable("HELM_CONFIG_HOME", "/tmp/helm/config").
 		WithEnvVariable("XDG_CACHE_HOME", "/tmp/cache").
 		WithMountedDirectory(srcPath, m.Source).

@@ -146,6 +146,28 @@ func (m *Configroot) Populate(
 	// The AWS session token of temporary credentials.
 	// +optional
 	awsSessionToken *dagger.Secret,
+	// The AWS region of Secrets Manager (default: the ClusterSecretStore's region).
+	// +optional
+	awsRegion string,
+	// A Google Cloud service account key (the JSON file) for Secret Manager: it becomes
+	// GOOGLE_APPLICATION_CREDENTIALS, mounted from the secret, never written to a layer.
+	// +optional
+	gcpCredentials *dagger.Secret,
+	// The Google Cloud project of Secret Manager (default: the ClusterSecretStore's projectID).
+	// +optional
+	gcpProject string,
+	// The Azure tenant (directory) id of a service principal for Key Vault (AZURE_TENANT_ID).
+	// +optional
+	azureTenantID *dagger.Secret,
+	// The service principal's client (application) id (AZURE_CLIENT_ID).
+	// +optional
+	azureClientID *dagger.Secret,
+	// The service principal's client secret (AZURE_CLIENT_SECRET).
+	// +optional
+	azureClientSecret *dagger.Secret,
+	// The Azure Key Vault URL (default: the ClusterSecretStore's vaultUrl).
+	// +optional
+	azureVaultURL string,
 	// List what would be written; write nothing.
 	// +optional
 	dryRun bool,
@@ -157,7 +179,10 @@ func (m *Configroot) Populate(
 	if err != nil {
 		return "", err
 	}
-	return m.populate(ctx, ctr, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, dryRun, overwrite)
+	return m.populate(ctx, ctr, storeCredentials{vaultAddr: vaultAddr, vaultToken: vaultToken,
+		awsAccessKeyID: awsAccessKeyID, awsSecret: awsSecretAccessKey, awsSessToken: awsSessionToken, awsRegion: awsRegion,
+		gcpCredentials: gcpCredentials, gcpProject: gcpProject,
+		azureTenantID: azureTenantID, azureClientID: azureClientID, azureClientSecret: azureClientSecret, azureVaultURL: azureVaultURL}, dryRun, overwrite)
 }
 
 // Publish renders the cluster repo and commits config-root/ to the cluster repo's branch,
@@ -230,6 +255,28 @@ func (m *Configroot) Pipeline(
 	// The AWS session token of temporary credentials.
 	// +optional
 	awsSessionToken *dagger.Secret,
+	// The AWS region of Secrets Manager (default: the ClusterSecretStore's region).
+	// +optional
+	awsRegion string,
+	// A Google Cloud service account key (the JSON file) for Secret Manager: it becomes
+	// GOOGLE_APPLICATION_CREDENTIALS, mounted from the secret, never written to a layer.
+	// +optional
+	gcpCredentials *dagger.Secret,
+	// The Google Cloud project of Secret Manager (default: the ClusterSecretStore's projectID).
+	// +optional
+	gcpProject string,
+	// The Azure tenant (directory) id of a service principal for Key Vault (AZURE_TENANT_ID).
+	// +optional
+	azureTenantID *dagger.Secret,
+	// The service principal's client (application) id (AZURE_CLIENT_ID).
+	// +optional
+	azureClientID *dagger.Secret,
+	// The service principal's client secret (AZURE_CLIENT_SECRET).
+	// +optional
+	azureClientSecret *dagger.Secret,
+	// The Azure Key Vault URL (default: the ClusterSecretStore's vaultUrl).
+	// +optional
+	azureVaultURL string,
 	// Leave the secret stores alone: render and publish only.
 	// +optional
 	skipPopulate bool,
@@ -239,7 +286,10 @@ func (m *Configroot) Pipeline(
 		return "", err
 	}
 	if !skipPopulate {
-		report, err := m.populate(ctx, ctr, storeCredentials{vaultAddr, vaultToken, awsAccessKeyID, awsSecretAccessKey, awsSessionToken}, false, false)
+		report, err := m.populate(ctx, ctr, storeCredentials{vaultAddr: vaultAddr, vaultToken: vaultToken,
+			awsAccessKeyID: awsAccessKeyID, awsSecret: awsSecretAccessKey, awsSessToken: awsSessionToken, awsRegion: awsRegion,
+			gcpCredentials: gcpCredentials, gcpProject: gcpProject,
+			azureTenantID: azureTenantID, azureClientID: azureClientID, azureClientSecret: azureClientSecret, azureVaultURL: azureVaultURL}, false, false)
 		fmt.Fprint(os.Stderr, report)
 		if err != nil {
 			return "", err
@@ -252,10 +302,47 @@ func (m *Configroot) Pipeline(
 	return commit, nil
 }
 
-// storeCredentials are the secret stores' credentials, as Dagger secrets.
+// storeCredentials are the secret stores' settings, and their credentials as Dagger secrets.
 type storeCredentials struct {
 	vaultAddr                                           string
 	vaultToken, awsAccessKeyID, awsSecret, awsSessToken *dagger.Secret
+	awsRegion                                           string
+	gcpCredentials                                      *dagger.Secret
+	gcpProject                                          string
+	azureTenantID, azureClientID, azureClientSecret     *dagger.Secret
+	azureVaultURL                                       string
+}
+
+// gcpCredentialsPath is where a Google Cloud service account key is mounted for populate.
+const gcpCredentialsPath = "/run/configroot/gcp-credentials.json"
+
+// apply adds the settings to populate's arguments and the credentials to ctr, as secret
+// variables (the SDKs' own names: VAULT_TOKEN, AWS_*, AZURE_*) and a secret file
+// (GOOGLE_APPLICATION_CREDENTIALS, read by Google's application default credentials).
+func (c storeCredentials) apply(ctr *dagger.Container, args []string) (*dagger.Container, []string) {
+	// Slices, not maps: the order of the arguments and variables is part of the exec's
+	// cache key.
+	for _, f := range []struct{ flag, value string }{{"--vault-addr", c.vaultAddr}, {"--aws-region", c.awsRegion},
+		{"--gcp-project", c.gcpProject}, {"--azure-vault-url", c.azureVaultURL}} {
+		if f.value != "" {
+			args = append(args, f.flag, f.value)
+		}
+	}
+	for _, v := range []struct {
+		name   string
+		secret *dagger.Secret
+	}{{"VAULT_TOKEN", c.vaultToken}, {"AWS_ACCESS_KEY_ID", c.awsAccessKeyID}, {"AWS_SECRET_ACCESS_KEY", c.awsSecret},
+		{"AWS_SESSION_TOKEN", c.awsSessToken}, {"AZURE_TENANT_ID", c.azureTenantID}, {"AZURE_CLIENT_ID", c.azureClientID},
+		{"AZURE_CLIENT_SECRET", c.azureClientSecret}} {
+		if v.secret != nil {
+			ctr = ctr.WithSecretVariable(v.name, v.secret)
+		}
+	}
+	if c.gcpCredentials != nil {
+		ctr = ctr.WithMountedSecret(gcpCredentialsPath, c.gcpCredentials).
+			WithEnvVariable("GOOGLE_APPLICATION_CREDENTIALS", gcpCredentialsPath)
+	}
+	return ctr, args
 }
 
 // populate runs `configroot populate` in the container ctr of a render (config-root at
@@ -264,21 +351,12 @@ type storeCredentials struct {
 // returns one line per value (never the value). Each call runs anew: a store's contents
 // are not an input Dagger can cache on.
 func (m *Configroot) populate(ctx context.Context, ctr *dagger.Container, c storeCredentials, dryRun, overwrite bool) (string, error) {
-	args := m.renderArgs("populate", nil)
-	if c.vaultAddr != "" {
-		args = append(args, "--vault-addr", c.vaultAddr)
-	}
+	ctr, args := c.apply(ctr, m.renderArgs("populate", nil))
 	if dryRun {
 		args = append(args, "--dry-run")
 	}
 	if overwrite {
 		args = append(args, "--overwrite")
-	}
-	for name, secret := range map[string]*dagger.Secret{"VAULT_TOKEN": c.vaultToken, "AWS_ACCESS_KEY_ID": c.awsAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY": c.awsSecret, "AWS_SESSION_TOKEN": c.awsSessToken} {
-		if secret != nil {
-			ctr = ctr.WithSecretVariable(name, secret)
-		}
 	}
 	out, err := ctr.WithEnvVariable("CONFIGROOT_RUN", time.Now().UTC().Format(time.RFC3339Nano)).WithExec(args).Stdout(ctx)
 	if err != nil {
