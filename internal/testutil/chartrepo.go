@@ -45,7 +45,20 @@ func PackageCharts(t testing.TB, charts ...string) string {
 // for auth when it is not nil, and returns its URL. The server stops with the test.
 func ChartRepository(t testing.TB, dir string, auth *BasicAuth) string {
 	t.Helper()
+	return ChartRepositoryAt(t, "127.0.0.1", dir, auth, nil)
+}
+
+// ChartRepositoryAt is ChartRepository listening on host (an IP address of this machine, on
+// a free port), calling seen, when not nil, with each authenticated request's path.
+func ChartRepositoryAt(t testing.TB, host, dir string, auth *BasicAuth, seen func(path string)) string {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("chart repository: %v", err)
+	}
+	srv.Listener.Close()
+	srv.Listener = l
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if auth != nil {
 			if u, p, ok := r.BasicAuth(); !ok || u != auth.Username || p != auth.Password {
@@ -53,6 +66,9 @@ func ChartRepository(t testing.TB, dir string, auth *BasicAuth) string {
 				http.Error(w, "unauthorized", http.StatusUnauthorized)
 				return
 			}
+		}
+		if seen != nil {
+			seen(r.URL.Path)
 		}
 		http.FileServer(http.Dir(dir)).ServeHTTP(w, r)
 	})

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"crypto/subtle"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -30,8 +31,16 @@ type GitServer struct {
 	requests  []string
 }
 
-// NewGitServer starts a GitServer accepting user and token, stopped by t.Cleanup.
+// NewGitServer starts a GitServer on 127.0.0.1 accepting user and token, stopped by
+// t.Cleanup.
 func NewGitServer(t testing.TB, user, token string) *GitServer {
+	t.Helper()
+	return NewGitServerAt(t, "127.0.0.1", user, token)
+}
+
+// NewGitServerAt is NewGitServer listening on host (an IP address of this machine, on a
+// free port): the Dagger end-to-end test serves the engine's containers this way.
+func NewGitServerAt(t testing.TB, host, user, token string) *GitServer {
 	t.Helper()
 	backend := filepath.Join(Git(t, "", "--exec-path"), "git-http-backend")
 	if _, err := os.Stat(backend); err != nil {
@@ -45,7 +54,7 @@ func NewGitServer(t testing.TB, user, token string) *GitServer {
 			"GIT_HTTP_EXPORT_ALL=1",
 		),
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(s.User)) != 1 ||
 			subtle.ConstantTimeCompare([]byte(p), []byte(s.Token)) != 1 {
@@ -62,6 +71,13 @@ func NewGitServer(t testing.TB, user, token string) *GitServer {
 		}
 		cgiHandler.ServeHTTP(w, r)
 	}))
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("git server: %v", err)
+	}
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
 	t.Cleanup(s.Close)
 	return s
 }

@@ -19,7 +19,7 @@ import (
 // Vault is a real Vault dev server (./bin/vault server -dev) on a loopback port, with its
 // KV version 2 mount at secret/. Start one per test package, in TestMain.
 type Vault struct {
-	// Addr is the server's URL, http://127.0.0.1:PORT.
+	// Addr is the server's URL, http://HOST:PORT (HOST 127.0.0.1 unless StartVaultAt says).
 	Addr string
 	// Token is the root token.
 	Token string
@@ -33,12 +33,18 @@ type Vault struct {
 // telling to run `make tools` when ./bin/vault is missing: tests fail, never skip, for
 // lack of it.
 func StartVault() (*Vault, error) {
+	return StartVaultAt("127.0.0.1")
+}
+
+// StartVaultAt is StartVault listening on host (an IP address of this machine, on a free
+// port): the Dagger end-to-end test serves the engine's containers this way.
+func StartVaultAt(host string) (*Vault, error) {
 	_, file, _, _ := runtime.Caller(0)
 	bin := filepath.Join(filepath.Dir(file), "..", "..", "bin", "vault")
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("vault is not installed in ./bin: run `make tools` (%v)", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return nil, err
 	}
