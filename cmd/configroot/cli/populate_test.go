@@ -113,6 +113,19 @@ spec:
 		t.Fatalf("unreachable Vault: exit %d:\n%s", code, stderr)
 	}
 
+	// A token Vault refuses: one line that says what Vault answered (its client's error
+	// spans five lines, and a report showing one line per error lost the answer), and
+	// nothing written.
+	t.Setenv("VAULT_TOKEN", "wrong-token")
+	stdout, stderr, code = runBinary(t, bin, "populate", "--source", repo, "--overwrite")
+	output.WriteString(stdout + stderr)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := lines[len(lines)-1]
+	if code != 1 || !strings.Contains(last, "vault read secret/data/web/secrets: 403 Forbidden: permission denied") ||
+		strings.Contains(stderr, "Error making API request") {
+		t.Fatalf("wrong token: exit %d:\n%s", code, stderr)
+	}
+
 	all := output.String() + v.Log()
 	for _, secret := range []string{envValue, kept, s.Data["session-key"].(string)} {
 		if strings.Contains(all, secret) {

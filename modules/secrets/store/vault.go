@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,7 +110,7 @@ func (s *VaultStore) Read(ctx context.Context, key string) (values.Values, bool,
 	}
 	sec, err := s.client.Logical().ParseRawResponseAndCloseBody(resp, err)
 	if err != nil {
-		return values.Values{}, false, fmt.Errorf("vault read %s: %w", path, err)
+		return values.Values{}, false, fmt.Errorf("vault read %s: %w", path, oneLine(err))
 	}
 	var props values.Values
 	var version int64
@@ -163,7 +164,7 @@ func (s *VaultStore) Write(ctx context.Context, key string, props values.Values)
 		if strings.Contains(err.Error(), "check-and-set") {
 			return fmt.Errorf("vault write %s: %w", path, ErrChanged)
 		}
-		return fmt.Errorf("vault write %s: %w", path, err)
+		return fmt.Errorf("vault write %s: %w", path, oneLine(err))
 	}
 	if sec != nil {
 		s.mu.Lock()
@@ -187,3 +188,29 @@ func jsonInt(v any) int64 {
 	}
 	return 0
 }
+
+// oneLine turns the Vault client's multi-line API error ("Error making API request.", a
+// blank line, "URL: …", "Code: 403. Errors:", "* permission denied") into one line, "403
+// Forbidden: permission denied", so that a report that shows one line per error (the CLI's
+// last line, Dagger's Error: line) still says what Vault answered. The URL is left out: the
+// message names the path already. errors.As still finds the *vault.ResponseError.
+func oneLine(err error) error {
+	var re *vault.ResponseError
+	if !errors.As(err, &re) {
+		return err
+	}
+	return &responseError{re}
+}
+
+// responseError is a *vault.ResponseError that prints on one line.
+type responseError struct{ *vault.ResponseError }
+
+func (e *responseError) Error() string {
+	msg := fmt.Sprintf("%d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if len(e.Errors) > 0 {
+		msg += ": " + strings.Join(e.Errors, "; ")
+	}
+	return msg
+}
+
+func (e *responseError) Unwrap() error { return e.ResponseError }
