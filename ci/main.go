@@ -202,7 +202,7 @@ func (m *Configroot) Publish(
 	// The user name that goes with the token.
 	// +default="x-access-token"
 	username string,
-	// The commit's author, "Name <email>".
+	// The commit's author and committer, "Name <email>" (default: configroot's).
 	// +optional
 	author string,
 	// The commit of the source repo that was rendered, for the commit message.
@@ -390,9 +390,11 @@ func (m *Configroot) publish(ctx context.Context, ctr *dagger.Container, a publi
 	if err != nil {
 		return "", err
 	}
-	who, err := publish.ParseAuthor(a.author)
-	if err != nil {
-		return "", err
+	who := publish.DefaultAuthor
+	if a.author != "" {
+		if who, err = publish.ParseAuthor(a.author); err != nil {
+			return "", err
+		}
 	}
 	res, err := publish.Publish(ctx, publish.Options{
 		URL:               a.repo,

@@ -65,18 +65,21 @@ type result struct {
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
-// errorLine is the line Dagger ends a failed call with ("Error: ..."), without its trace
-// id; "" when the last line of stderr is not one.
+// errorLine is the line Dagger reports a failed call with ("Error: ...", followed at most
+// by a hint to run --help), without its trace id; "" when there is none.
 func (r result) errorLine() string {
 	lines := strings.Split(strings.TrimSpace(ansi.ReplaceAllString(r.stderr, "")), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
-	if !strings.HasPrefix(last, "Error: ") {
-		return ""
+	for i := len(lines) - 1; i >= 0 && i >= len(lines)-2; i-- {
+		line := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(line, "Error: ") {
+			continue
+		}
+		if j := strings.LastIndex(line, " [traceparent:"); j > 0 {
+			line = line[:j]
+		}
+		return line
 	}
-	if i := strings.LastIndex(last, " [traceparent:"); i > 0 {
-		last = last[:i]
-	}
-	return last
+	return ""
 }
 
 // output is everything the call printed, for failure messages and leak checks.
@@ -397,7 +400,7 @@ releases:
 		if !strings.Contains(r.stdout, "webapp-db") {
 			t.Errorf("populate did not report webapp-db:\n%s", r.stdout)
 		}
-		e.mustFail(t, "populate with a wrong Vault token", []string{"E2E_VAULT_TOKEN=wrong-token"}, []string{"populate: ", "vault"},
+		e.mustFail(t, "populate with a wrong Vault token", []string{"E2E_VAULT_TOKEN=wrong-token"}, []string{"populate: ", "vault read", "403 Forbidden: permission denied"},
 			"--source", repo, "populate", "--vault-addr", srv.Addr, "--vault-token", "env:E2E_VAULT_TOKEN", "--overwrite")
 	})
 
