@@ -225,146 +225,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*Configroot).Check(&parent, ctx)
-		case "Pipeline":
-			var parent Configroot
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var repo string
-			if inputArgs["repo"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["repo"]), &repo)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repo", err))
-				}
-			}
-			var token *dagger.Secret
-			if inputArgs["token"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["token"]), &token)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg token", err))
-				}
-			}
-			var branch string
-			if inputArgs["branch"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
-				}
-			}
-			var username string
-			if inputArgs["username"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
-				}
-			}
-			var sourceCommit string
-			if inputArgs["sourceCommit"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["sourceCommit"]), &sourceCommit)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceCommit", err))
-				}
-			}
-			var sourceRepository string
-			if inputArgs["sourceRepository"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["sourceRepository"]), &sourceRepository)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceRepository", err))
-				}
-			}
-			var vaultAddr string
-			if inputArgs["vaultAddr"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["vaultAddr"]), &vaultAddr)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultAddr", err))
-				}
-			}
-			var vaultToken *dagger.Secret
-			if inputArgs["vaultToken"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["vaultToken"]), &vaultToken)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultToken", err))
-				}
-			}
-			var awsAccessKeyId *dagger.Secret
-			if inputArgs["awsAccessKeyID"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["awsAccessKeyID"]), &awsAccessKeyId)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsAccessKeyID", err))
-				}
-			}
-			var awsSecretAccessKey *dagger.Secret
-			if inputArgs["awsSecretAccessKey"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["awsSecretAccessKey"]), &awsSecretAccessKey)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSecretAccessKey", err))
-				}
-			}
-			var awsSessionToken *dagger.Secret
-			if inputArgs["awsSessionToken"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["awsSessionToken"]), &awsSessionToken)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
-				}
-			}
-			var awsRegion string
-			if inputArgs["awsRegion"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["awsRegion"]), &awsRegion)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsRegion", err))
-				}
-			}
-			var gcpCredentials *dagger.Secret
-			if inputArgs["gcpCredentials"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["gcpCredentials"]), &gcpCredentials)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpCredentials", err))
-				}
-			}
-			var gcpProject string
-			if inputArgs["gcpProject"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["gcpProject"]), &gcpProject)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpProject", err))
-				}
-			}
-			var azureTenantId *dagger.Secret
-			if inputArgs["azureTenantID"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["azureTenantID"]), &azureTenantId)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureTenantID", err))
-				}
-			}
-			var azureClientId *dagger.Secret
-			if inputArgs["azureClientID"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["azureClientID"]), &azureClientId)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientID", err))
-				}
-			}
-			var azureClientSecret *dagger.Secret
-			if inputArgs["azureClientSecret"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["azureClientSecret"]), &azureClientSecret)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientSecret", err))
-				}
-			}
-			var azureVaultUrl string
-			if inputArgs["azureVaultURL"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["azureVaultURL"]), &azureVaultUrl)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureVaultURL", err))
-				}
-			}
-			var skipPopulate bool
-			if inputArgs["skipPopulate"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["skipPopulate"]), &skipPopulate)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skipPopulate", err))
-				}
-			}
-			return (*Configroot).Pipeline(&parent, ctx, repo, token, branch, username, sourceCommit, sourceRepository, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, gcpCredentials, gcpProject, azureTenantId, azureClientId, azureClientSecret, azureVaultUrl, skipPopulate)
 		case "Populate":
 			var parent Configroot
 			err = json.Unmarshal(parentJSON, &parent)
@@ -533,6 +393,146 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*Configroot).Publish(&parent, ctx, repo, token, branch, pullRequestBranch, username, author, sourceCommit, sourceRepository)
+		case "Regen":
+			var parent Configroot
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var repo string
+			if inputArgs["repo"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["repo"]), &repo)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repo", err))
+				}
+			}
+			var token *dagger.Secret
+			if inputArgs["token"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["token"]), &token)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg token", err))
+				}
+			}
+			var branch string
+			if inputArgs["branch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["branch"]), &branch)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg branch", err))
+				}
+			}
+			var username string
+			if inputArgs["username"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["username"]), &username)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg username", err))
+				}
+			}
+			var sourceCommit string
+			if inputArgs["sourceCommit"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["sourceCommit"]), &sourceCommit)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceCommit", err))
+				}
+			}
+			var sourceRepository string
+			if inputArgs["sourceRepository"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["sourceRepository"]), &sourceRepository)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceRepository", err))
+				}
+			}
+			var vaultAddr string
+			if inputArgs["vaultAddr"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["vaultAddr"]), &vaultAddr)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultAddr", err))
+				}
+			}
+			var vaultToken *dagger.Secret
+			if inputArgs["vaultToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["vaultToken"]), &vaultToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg vaultToken", err))
+				}
+			}
+			var awsAccessKeyId *dagger.Secret
+			if inputArgs["awsAccessKeyID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsAccessKeyID"]), &awsAccessKeyId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsAccessKeyID", err))
+				}
+			}
+			var awsSecretAccessKey *dagger.Secret
+			if inputArgs["awsSecretAccessKey"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSecretAccessKey"]), &awsSecretAccessKey)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSecretAccessKey", err))
+				}
+			}
+			var awsSessionToken *dagger.Secret
+			if inputArgs["awsSessionToken"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsSessionToken"]), &awsSessionToken)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsSessionToken", err))
+				}
+			}
+			var awsRegion string
+			if inputArgs["awsRegion"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["awsRegion"]), &awsRegion)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg awsRegion", err))
+				}
+			}
+			var gcpCredentials *dagger.Secret
+			if inputArgs["gcpCredentials"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gcpCredentials"]), &gcpCredentials)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpCredentials", err))
+				}
+			}
+			var gcpProject string
+			if inputArgs["gcpProject"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["gcpProject"]), &gcpProject)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg gcpProject", err))
+				}
+			}
+			var azureTenantId *dagger.Secret
+			if inputArgs["azureTenantID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureTenantID"]), &azureTenantId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureTenantID", err))
+				}
+			}
+			var azureClientId *dagger.Secret
+			if inputArgs["azureClientID"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureClientID"]), &azureClientId)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientID", err))
+				}
+			}
+			var azureClientSecret *dagger.Secret
+			if inputArgs["azureClientSecret"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureClientSecret"]), &azureClientSecret)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureClientSecret", err))
+				}
+			}
+			var azureVaultUrl string
+			if inputArgs["azureVaultURL"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["azureVaultURL"]), &azureVaultUrl)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg azureVaultURL", err))
+				}
+			}
+			var skipPopulate bool
+			if inputArgs["skipPopulate"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["skipPopulate"]), &skipPopulate)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skipPopulate", err))
+				}
+			}
+			return (*Configroot).Regen(&parent, ctx, repo, token, branch, username, sourceCommit, sourceRepository, vaultAddr, vaultToken, awsAccessKeyId, awsSecretAccessKey, awsSessionToken, awsRegion, gcpCredentials, gcpProject, azureTenantId, azureClientId, azureClientSecret, azureVaultUrl, skipPopulate)
 		case "Render":
 			var parent Configroot
 			err = json.Unmarshal(parentJSON, &parent)

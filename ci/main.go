@@ -128,7 +128,9 @@ func (m *Configroot) Check(ctx context.Context) (string, error) {
 
 // Populate renders the cluster repo, then writes to the secret stores every value its
 // ExternalSecrets need and the stores lack, from the sources the repo declares in
-// .configroot/secret-sources.yaml; it returns one line per value (never the value).
+// .configroot/secret-sources.yaml; it returns one line per value (never the value). Never
+// cached: the stores' contents are not an input.
+// +cache="never"
 func (m *Configroot) Populate(
 	ctx context.Context,
 	// Vault's URL (default: the ClusterSecretStore's server).
@@ -186,7 +188,9 @@ func (m *Configroot) Populate(
 }
 
 // Publish renders the cluster repo and commits config-root/ to the cluster repo's branch,
-// retrying when the branch moved; it returns the commit, or "no change".
+// retrying when the branch moved; it returns the commit, or "no change". Never cached: the
+// cluster repo is not an input (a cached call would return an old commit and push nothing).
+// +cache="never"
 func (m *Configroot) Publish(
 	ctx context.Context,
 	// The cluster repo to publish to, as an https URL.
@@ -219,10 +223,13 @@ func (m *Configroot) Publish(
 	return m.publish(ctx, ctr, publishArgs{repo, token, branch, pullRequestBranch, username, author, sourceCommit, sourceRepository})
 }
 
-// Pipeline renders the cluster repo, fills the secret stores and commits config-root/ to the
-// cluster repo, as the Jenkins X Makefile's `make all commit push` did; it returns the
-// commit, or "no change".
-func (m *Configroot) Pipeline(
+// Regen renders the cluster repo, fills the secret stores and commits config-root/ to the
+// cluster repo, as the Jenkins X Makefile's regen phases (`make all commit push`) did; it
+// returns the commit, or "no change". It is the CLI's `configroot pipeline`: Dagger's
+// own API has a `pipeline` field at its root, which hides a module function of that name
+// from `dagger call`. Never cached: the stores and the cluster repo are not inputs.
+// +cache="never"
+func (m *Configroot) Regen(
 	ctx context.Context,
 	// The cluster repo to publish to, as an https URL.
 	repo string,
@@ -295,11 +302,7 @@ func (m *Configroot) Pipeline(
 			return "", err
 		}
 	}
-	commit, err := m.publish(ctx, ctr, publishArgs{repo: repo, token: token, branch: branch, username: username, sourceCommit: sourceCommit, sourceRepository: sourceRepository})
-	if err != nil {
-		return "", fmt.Errorf("publish: %w", err)
-	}
-	return commit, nil
+	return m.publish(ctx, ctr, publishArgs{repo: repo, token: token, branch: branch, username: username, sourceCommit: sourceCommit, sourceRepository: sourceRepository})
 }
 
 // storeCredentials are the secret stores' settings, and their credentials as Dagger secrets.
@@ -376,8 +379,17 @@ type publishArgs struct {
 // publish commits the config-root the render in ctr made to the cluster repo. config-root
 // has passed the leak guard in that exec; it is checked again here before any commit.
 func (m *Configroot) publish(ctx context.Context, ctr *dagger.Container, a publishArgs) (string, error) {
+	commit, err := m.commit(ctx, ctr, a)
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	return commit, nil
+}
+
+// commit is publish without the error's context.
+func (m *Configroot) commit(ctx context.Context, ctr *dagger.Container, a publishArgs) (string, error) {
 	if _, err := ctr.Directory(srcPath+"/config-root").Export(ctx, "config-root", dagger.DirectoryExportOpts{Wipe: true}); err != nil {
-		return "", fmt.Errorf("publish: export config-root: %w", err)
+		return "", fmt.Errorf("export config-root: %w", err)
 	}
 	files, err := render.ReadFiles("config-root")
 	if err != nil {

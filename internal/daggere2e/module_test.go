@@ -404,7 +404,7 @@ releases:
 			"--source", repo, "populate", "--vault-addr", srv.Addr, "--vault-token", "env:E2E_VAULT_TOKEN", "--overwrite")
 	})
 
-	t.Run("publish and pipeline over HTTP", func(t *testing.T) {
+	t.Run("publish and regen over HTTP", func(t *testing.T) {
 		gitToken := "git-" + randomHex(t, 12)
 		secretValues = append(secretValues, gitToken)
 		git := testutil.NewGitServerAt(t, host, "e2e", gitToken)
@@ -424,7 +424,8 @@ releases:
 		sameTree(t, "published config-root vs the committed example", filepath.Join(example, "config-root"), filepath.Join(clone, "config-root"))
 		r = e.mustRun(t, "publish again (no change)", gitEnv, args...)
 		if got := strings.TrimSpace(r.stdout); got != "no change" {
-			t.Errorf("the second publish returned %q, want \"no change\"", got)
+			t.Errorf("the second publish returned %q, want \"no change\" (first: %s); the branch's last commits:\n%s", got, commit,
+				testutil.Git(t, filepath.Join(git.Root, "example.git"), "log", "--stat", "-3", "main"))
 		}
 		r = e.mustFail(t, "publish with a wrong token", []string{"E2E_GIT_TOKEN=wrong-" + gitToken[4:]}, []string{"publish", "authentication failed"}, args...)
 		if strings.Contains(r.output(), gitToken[4:]) {
@@ -432,20 +433,20 @@ releases:
 		}
 
 		git.NewBareRepo(t, "marker.git", "main", map[string][]byte{"README.md": []byte("cluster repo\n")})
-		r = e.mustRun(t, "pipeline: render, populate Vault, publish", append(gitEnv, vaultEnv...), "--source", repo, "pipeline",
+		r = e.mustRun(t, "regen: render, populate Vault, publish", append(gitEnv, vaultEnv...), "--source", repo, "regen",
 			"--repo", git.URL("marker.git"), "--token", "env:E2E_GIT_TOKEN", "--username", "e2e",
 			"--vault-addr", srv.Addr, "--vault-token", "env:E2E_VAULT_TOKEN")
 		if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(strings.TrimSpace(r.stdout)) {
-			t.Errorf("pipeline returned %q, not a commit", strings.TrimSpace(r.stdout))
+			t.Errorf("regen returned %q, not a commit", strings.TrimSpace(r.stdout))
 		}
 		clone = filepath.Join(t.TempDir(), "marker")
 		testutil.Git(t, "", "clone", "-q", filepath.Join(git.Root, "marker.git"), clone)
 		if files := testutil.ReadTree(t, filepath.Join(clone, "config-root")); len(files) == 0 {
-			t.Error("pipeline pushed no config-root")
+			t.Error("regen pushed no config-root")
 		}
 		for _, v := range secretValues {
 			if strings.Contains(r.output(), v) {
-				t.Error("a secret value is in the pipeline's output")
+				t.Error("a secret value is in regen's output")
 			}
 		}
 	})

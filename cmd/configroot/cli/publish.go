@@ -195,8 +195,9 @@ func newPipelineCommand(version string, stdout, stderr io.Writer) *cobra.Command
 		skipPopulate bool
 	)
 	cmd := &cobra.Command{
-		Use:   "pipeline --repo URL_OR_PATH [flags] [-- HELMFILE_TEMPLATE_ARGS...]",
-		Short: "Render config-root/, then publish it, in one command",
+		Use:     "pipeline --repo URL_OR_PATH [flags] [-- HELMFILE_TEMPLATE_ARGS...]",
+		Aliases: []string{"regen"},
+		Short:   "Render config-root/, then publish it, in one command",
 		Long: `Pipeline runs the steps of configroot in order, stopping at the first that fails:
 
   1. render   as configroot render: helmfile template, kustomize, layout, written
@@ -209,6 +210,9 @@ func newPipelineCommand(version string, stdout, stderr io.Writer) *cobra.Command
 The render and publish flags are those of configroot render and configroot publish
 (-v streams both helmfile's and git's output). Arguments after -- are passed to helmfile
 template.
+
+Also called regen, as the Jenkins X Makefile's regen phases and the Dagger module's
+function (dagger call regen: Dagger's own API takes the name pipeline).
 
 ` + publishHelp,
 		Example: `  # render the repo in the current folder and push the result to its main branch

@@ -272,9 +272,10 @@ func TestPipelineCommand(t *testing.T) {
 	if code != 0 || stdout != "no change\n" || !strings.Contains(stderr, "populate: 3 already present") {
 		t.Errorf("second pipeline: exit %d, stdout %q\n%s", code, stdout, stderr)
 	}
-	code, stdout, stderr = runCLI(t, "pipeline", "--source", src, "--repo", bare, "--skip-populate")
+	// regen is pipeline's other name (the Dagger function's).
+	code, stdout, stderr = runCLI(t, "regen", "--source", src, "--repo", bare, "--skip-populate")
 	if code != 0 || stdout != "no change\n" || !strings.Contains(stderr, "skipped (--skip-populate)") {
-		t.Errorf("pipeline --skip-populate: exit %d, stdout %q\n%s", code, stdout, stderr)
+		t.Errorf("regen --skip-populate: exit %d, stdout %q\n%s", code, stdout, stderr)
 	}
 }
 
