@@ -89,4 +89,4 @@ dagger-check: ## fail when the example's committed config-root is stale (Dagger 
 
 .PHONY: actionlint
 actionlint: ## lint the GitHub Actions workflows
-	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
+	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.7 .github/workflows/*.yml examples/cluster/.github/workflows/*.yml
