@@ -51,8 +51,9 @@ fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: vet
-vet: ## go vet the module and the Dagger module
+vet: ## go vet the module, with the Dagger e2e test (build tag daggere2e)
 	go vet ./...
+	go vet -tags daggere2e ./internal/daggere2e
 
 .PHONY: lint
 lint: vet ## vet and check formatting

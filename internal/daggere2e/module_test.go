@@ -25,8 +25,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
@@ -387,6 +391,26 @@ releases:
 	repo, rendered := markerRepo(t, example)
 	secretValues = append(secretValues, rendered)
 
+	t.Run("render and check a repo whose Secret value is computed", func(t *testing.T) {
+		out := filepath.Join(e.work, "marker", "config-root")
+		e.mustRun(t, "render the marker repo", nil, "--source", repo, "render", "export", "--path", out)
+		for name, content := range testutil.ReadTree(t, out) {
+			if bytes.Contains(content, []byte(rendered)) {
+				t.Errorf("the rendered Secret value reached config-root/%s", name)
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(repo, "config-root")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(out, filepath.Join(repo, "config-root")); err != nil {
+			t.Fatal(err)
+		}
+		r := e.mustRun(t, "check the marker repo", nil, "--source", repo, "check")
+		if !strings.Contains(r.stdout, "config-root is up to date") {
+			t.Errorf("check of the marker repo's own render did not say up to date:\n%s", tail(r.output(), 10))
+		}
+	})
+
 	t.Run("populate into Vault", func(t *testing.T) {
 		r := e.mustRun(t, "populate a real Vault from the render", vaultEnv, "--source", repo, "populate",
 			"--vault-addr", srv.Addr, "--vault-token", "env:E2E_VAULT_TOKEN")
@@ -451,6 +475,53 @@ releases:
 		}
 	})
 
+	t.Run("Google Cloud and Azure credentials reach populate", func(t *testing.T) {
+		// No Google or Azure endpoint is reachable from here, so these populates cannot
+		// succeed: what is proven is that the credentials reach the SDKs in the exec.
+		// Without them each SDK says it has none; with them it gets past that.
+		gcp := testutil.CopyDir(t, example)
+		writeFile(t, filepath.Join(gcp, ".jx/secret/mapping/secret-mappings.yaml"), `apiVersion: secret.jenkins-x.io/v1alpha1
+kind: SecretMapping
+spec:
+  defaults:
+    backendType: gcpSecretsManager
+    gcpSecretsManager:
+      projectId: configroot-e2e
+`)
+		e.mustFail(t, "populate Google Secret Manager, no credentials", nil, []string{"populate: ", "could not find default credentials"},
+			"--source", gcp, "populate", "--dry-run")
+		key, keyLine := serviceAccountKey(t)
+		secretValues = append(secretValues, keyLine)
+		r := e.run(t, "populate Google Secret Manager, --gcp-credentials", nil, "--source", gcp, "populate", "--dry-run",
+			"--gcp-credentials", "file:"+key)
+		t.Logf("with --gcp-credentials: %s", r.errorLine())
+		if strings.Contains(r.output(), "could not find default credentials") {
+			t.Errorf("the service account key did not reach Google's default credentials:\n%s", tail(r.output(), 10))
+		}
+
+		azure := testutil.CopyDir(t, example)
+		writeFile(t, filepath.Join(azure, ".jx/secret/mapping/secret-mappings.yaml"), `apiVersion: secret.jenkins-x.io/v1alpha1
+kind: SecretMapping
+spec:
+  defaults:
+    backendType: azureKeyVault
+    azureKeyVault:
+      keyVaultName: configroot-e2e
+`)
+		r = e.run(t, "populate Azure Key Vault, no credentials", nil, "--source", azure, "populate", "--dry-run")
+		t.Logf("Azure without credentials: %s", r.errorLine())
+		clientSecret := "azure-" + randomHex(t, 12)
+		secretValues = append(secretValues, clientSecret)
+		r = e.run(t, "populate Azure Key Vault, --azure-client-secret", []string{"E2E_AZURE_SECRET=" + clientSecret,
+			"E2E_AZURE_TENANT=00000000-0000-0000-0000-00000000e2e0", "E2E_AZURE_CLIENT=00000000-0000-0000-0000-00000000e2e1"},
+			"--source", azure, "populate", "--dry-run", "--azure-tenant-id", "env:E2E_AZURE_TENANT",
+			"--azure-client-id", "env:E2E_AZURE_CLIENT", "--azure-client-secret", "env:E2E_AZURE_SECRET")
+		t.Logf("Azure with credentials: %s", r.errorLine())
+		if strings.Contains(r.output(), clientSecret) {
+			t.Error("the Azure client secret is in Dagger's output")
+		}
+	})
+
 	t.Run("no secret value in the engine's state", func(t *testing.T) {
 		state := os.Getenv("DAGGER_STATE")
 		if state == "" {
@@ -469,6 +540,32 @@ releases:
 			t.Errorf("%s holds no files: not the engine's state", state)
 		}
 	})
+}
+
+// serviceAccountKey writes a Google Cloud service account key file (a new RSA key) and
+// returns its path and a line of its private key, to look for where it must not be.
+func serviceAccountKey(t *testing.T) (string, string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	b, err := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "configroot-e2e", "private_key_id": randomHex(t, 20),
+		"private_key": pemKey, "client_email": "e2e@configroot-e2e.iam.gserviceaccount.com", "client_id": "1",
+		"token_uri": "https://oauth2.googleapis.com/token",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sa.json")
+	writeFile(t, path, string(b))
+	return path, strings.Split(pemKey, "\n")[3]
 }
 
 // vaultValue reads field of the KV v2 secret at path (under secret/) from srv.
