@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
@@ -136,7 +137,8 @@ func (s WriteStats) Written() int { return s.Added + s.Changed }
 
 // WriteAtomic replaces the folder dir with exactly files: it writes them into a temporary
 // folder beside dir, then swaps the two (in one atomic exchange on Linux), so that dir holds
-// either the old tree or the new one, never a mix. When nothing changed, dir is left untouched (not even rewritten). On
+// either the old tree or the new one, never a mix (except where dir cannot be renamed: see
+// swap). When nothing changed, dir is left untouched (not even rewritten). On
 // error, dir is as it was and the temporary folder is gone.
 func WriteAtomic(dir string, files Files) (WriteStats, error) {
 	old, err := readTree(dir)
@@ -185,38 +187,113 @@ func WriteAtomic(dir string, files Files) (WriteStats, error) {
 			return WriteStats{}, fmt.Errorf("write %s: %w", filepath.Join(dir, p), err)
 		}
 	}
-	if err := swap(dir, tmp, old != nil); err != nil {
+	if err := swap(dir, tmp, files, old, dirOps{rename: os.Rename, exchange: exchange}); err != nil {
 		return WriteStats{}, err
 	}
 	return st, nil
 }
 
-// swap puts tmp in the place of dir. Where the system can exchange two paths in one step
-// (Linux's renameat2 RENAME_EXCHANGE), dir is never missing; elsewhere dir is renamed aside
-// first and restored if the second rename fails.
-func swap(dir, tmp string, exists bool) error {
-	if !exists {
-		if err := os.Rename(tmp, dir); err != nil {
+// swap puts tmp, which holds files, in the place of dir, which holds old (nil: dir does not
+// exist). Where the system can exchange two paths in one step (Linux's renameat2
+// RENAME_EXCHANGE), dir is never missing; elsewhere dir is renamed aside first and restored
+// if the second rename fails. Where a directory cannot be renamed at all (EXDEV: overlayfs,
+// the filesystem of Docker's and Dagger's containers, refuses to rename a directory of a
+// lower layer unless mounted with redirect_dir), dir is updated in place (replaceInPlace).
+func swap(dir, tmp string, files, old Files, ops dirOps) error {
+	rename := ops.rename
+	if old == nil {
+		if err := rename(tmp, dir); err != nil {
 			return fmt.Errorf("write %s: %w", dir, err)
 		}
 		return nil
 	}
-	if err := exchange(tmp, dir); err == nil {
+	if err := ops.exchange(tmp, dir); err == nil {
 		// tmp now holds the previous tree; the caller's deferred RemoveAll drops it.
 		return nil
 	}
 	backup := tmp + ".old"
-	if err := os.Rename(dir, backup); err != nil {
+	if err := rename(dir, backup); errors.Is(err, syscall.EXDEV) {
+		return replaceInPlace(dir, tmp, files, old, rename)
+	} else if err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if rerr := os.Rename(backup, dir); rerr != nil {
+	if err := rename(tmp, dir); err != nil {
+		if rerr := rename(backup, dir); rerr != nil {
 			return fmt.Errorf("write %s: %w (and restoring it from %s failed: %v)", dir, err, backup, rerr)
 		}
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	if err := os.RemoveAll(backup); err != nil {
 		return fmt.Errorf("write %s: remove previous tree %s: %w", dir, backup, err)
+	}
+	return nil
+}
+
+// dirOps are the renames swap uses: os.Rename and exchange, but in tests.
+type dirOps struct {
+	rename, exchange func(from, to string) error
+}
+
+// replaceInPlace makes dir hold exactly files when dir itself cannot be renamed: each added
+// or changed file is renamed from tmp over its old version (a file rename is atomic, and
+// works on overlayfs), then the files of old that files lacks are removed, then the folders
+// left empty. Every file is whole at every moment, but until it returns dir mixes old and
+// new files; the render is complete in tmp before it starts, so only an I/O error can stop
+// it halfway, and the error says so (a re-render finishes the job).
+func replaceInPlace(dir, tmp string, files, old Files, rename func(from, to string) error) error {
+	halfway := func(err error) error {
+		return fmt.Errorf("write %s in place (it cannot be renamed on this filesystem): %w; it now mixes old and new files: render again", dir, err)
+	}
+	for _, p := range files.Paths() {
+		if prev, ok := old[p]; ok && bytes.Equal(prev, files[p]) {
+			continue
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return halfway(err)
+		}
+		if err := rename(filepath.Join(tmp, filepath.FromSlash(p)), dst); err != nil {
+			return halfway(err)
+		}
+	}
+	var gone []string
+	for p := range old {
+		if _, ok := files[p]; !ok {
+			gone = append(gone, p)
+		}
+	}
+	sort.Strings(gone)
+	for _, p := range gone {
+		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(p))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return halfway(err)
+		}
+	}
+	return removeEmptyDirs(dir)
+}
+
+// removeEmptyDirs removes the folders under dir (not dir itself) that hold nothing, deepest
+// first.
+func removeEmptyDirs(dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && p != dir {
+			dirs = append(dirs, p)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		entries, err := os.ReadDir(dirs[i])
+		if err != nil {
+			return fmt.Errorf("write %s: %w", dir, err)
+		}
+		if len(entries) == 0 {
+			if err := os.Remove(dirs[i]); err != nil {
+				return fmt.Errorf("write %s: %w", dir, err)
+			}
+		}
 	}
 	return nil
 }

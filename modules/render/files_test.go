@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -48,5 +49,72 @@ func TestWriteAtomicRefusesAFile(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(file); string(data) != "not a folder" {
 		t.Errorf("the file was changed: %q", data)
+	}
+}
+
+// TestSwapWhereDirectoriesCannotBeRenamed runs swap with a rename that refuses directories
+// as overlayfs does for a directory of a lower layer (EXDEV): the container layers of
+// Docker and Dagger, where `dagger call render` over a stale config-root failed with
+// "invalid cross-device link". config-root is then updated in place: changed and added files
+// replaced, removed ones deleted with the folders they leave empty, unchanged ones not
+// touched. (The real overlayfs case runs in make dagger-e2e.)
+func TestSwapWhereDirectoriesCannotBeRenamed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "config-root")
+	old := Files{"a/same.yaml": []byte("same\n"), "a/changed.yaml": []byte("old\n"), "gone/deep/x.yaml": []byte("x\n")}
+	for p, data := range old {
+		writeTestFile(t, filepath.Join(dir, p), data)
+	}
+	sameBefore, err := os.Stat(filepath.Join(dir, "a/same.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := Files{"a/same.yaml": []byte("same\n"), "a/changed.yaml": []byte("new\n"), "b/added.yaml": []byte("added\n")}
+	tmp := filepath.Join(t.TempDir(), ".config-root.new")
+	for p, data := range files {
+		writeTestFile(t, filepath.Join(tmp, p), data)
+	}
+	var renamedDirs []string
+	overlay := func(from, to string) error {
+		if fi, err := os.Stat(from); err == nil && fi.IsDir() {
+			renamedDirs = append(renamedDirs, from)
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: syscall.EXDEV}
+		}
+		return os.Rename(from, to)
+	}
+	if err := swap(dir, tmp, files, old, dirOps{rename: overlay, exchange: overlay}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(files) {
+		t.Errorf("config-root holds %d files, want %d: %v", len(got), len(files), got.Paths())
+	}
+	for p, data := range files {
+		if string(got[p]) != string(data) {
+			t.Errorf("%s = %q, want %q", p, got[p], data)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gone")); !os.IsNotExist(err) {
+		t.Errorf("the folder of the removed file is still there (%v)", err)
+	}
+	sameAfter, err := os.Stat(filepath.Join(dir, "a/same.yaml"))
+	if err != nil || !os.SameFile(sameBefore, sameAfter) {
+		t.Errorf("the unchanged file was replaced (%v)", err)
+	}
+	// The exchange and the rename aside were tried, and refused.
+	if len(renamedDirs) != 2 || renamedDirs[0] != tmp || renamedDirs[1] != dir {
+		t.Errorf("directory renames tried: %v, want the exchange of %s and the rename of %s", renamedDirs, tmp, dir)
+	}
+}
+
+func writeTestFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
