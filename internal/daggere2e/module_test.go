@@ -292,6 +292,12 @@ func TestModule(t *testing.T) {
 		if !strings.Contains(r.output(), "config-root is stale") || !strings.Contains(r.output(), "namespaces/apps/webapp/webapp-config-cm.yaml") {
 			t.Errorf("check did not list the changed file:\n%s", tail(r.output(), 15))
 		}
+		// What a user does next: render over the stale config-root. In the exec, the
+		// committed config-root is a directory of a lower overlayfs layer, which cannot be
+		// renamed (this failed with "invalid cross-device link").
+		out := filepath.Join(e.work, "stale", "config-root")
+		e.mustRun(t, "render over a stale config-root", nil, "--source", stale, "render", "export", "--path", out)
+		sameTree(t, "dagger render vs configroot render of the stale repo", renderLocally(t, stale, nil), out)
 	})
 
 	t.Run("clear errors", func(t *testing.T) {
