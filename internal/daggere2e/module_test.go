@@ -483,8 +483,8 @@ releases:
 
 	t.Run("Google Cloud and Azure credentials reach populate", func(t *testing.T) {
 		// No Google or Azure endpoint is reachable from here, so these populates cannot
-		// succeed: what is proven is that the credentials reach the SDKs in the exec.
-		// Without them each SDK says it has none; with them it gets past that.
+		// succeed. Google's: without credentials the SDK says it has none; with the key
+		// file it gets past that, to the API call.
 		gcp := testutil.CopyDir(t, example)
 		writeFile(t, filepath.Join(gcp, ".jx/secret/mapping/secret-mappings.yaml"), `apiVersion: secret.jenkins-x.io/v1alpha1
 kind: SecretMapping
@@ -501,8 +501,8 @@ spec:
 		r := e.run(t, "populate Google Secret Manager, --gcp-credentials", nil, "--source", gcp, "populate", "--dry-run",
 			"--gcp-credentials", "file:"+key)
 		t.Logf("with --gcp-credentials: %s", r.errorLine())
-		if strings.Contains(r.output(), "could not find default credentials") {
-			t.Errorf("the service account key did not reach Google's default credentials:\n%s", tail(r.output(), 10))
+		if strings.Contains(r.output(), "could not find default credentials") || !strings.Contains(r.errorLine(), "gcp secret manager read projects/configroot-e2e/") {
+			t.Errorf("the service account key did not take populate to Secret Manager's API:\n%s", tail(r.output(), 10))
 		}
 
 		azure := testutil.CopyDir(t, example)
@@ -514,15 +514,16 @@ spec:
     azureKeyVault:
       keyVaultName: configroot-e2e
 `)
-		r = e.run(t, "populate Azure Key Vault, no credentials", nil, "--source", azure, "populate", "--dry-run")
-		t.Logf("Azure without credentials: %s", r.errorLine())
+		// Azure's Key Vault client asks the vault for its tenant before it authenticates,
+		// and no vault is reachable here: what is checked is that the client secret is
+		// never printed, nor left in the engine's state (scanned below).
 		clientSecret := "azure-" + randomHex(t, 12)
 		secretValues = append(secretValues, clientSecret)
 		r = e.run(t, "populate Azure Key Vault, --azure-client-secret", []string{"E2E_AZURE_SECRET=" + clientSecret,
 			"E2E_AZURE_TENANT=00000000-0000-0000-0000-00000000e2e0", "E2E_AZURE_CLIENT=00000000-0000-0000-0000-00000000e2e1"},
 			"--source", azure, "populate", "--dry-run", "--azure-tenant-id", "env:E2E_AZURE_TENANT",
 			"--azure-client-id", "env:E2E_AZURE_CLIENT", "--azure-client-secret", "env:E2E_AZURE_SECRET")
-		t.Logf("Azure with credentials: %s", r.errorLine())
+		t.Logf("with --azure-client-secret: %s", r.errorLine())
 		if strings.Contains(r.output(), clientSecret) {
 			t.Error("the Azure client secret is in Dagger's output")
 		}
