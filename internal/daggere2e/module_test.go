@@ -376,7 +376,9 @@ releases:
 		defer mu.Unlock()
 		t.Logf("chart downloads over two renders: %d", downloads)
 		if downloads > 1 {
-			t.Errorf("the remote chart was downloaded %d times over two renders: helm's cache volume is not used", downloads)
+			t.Errorf("the remote chart was downloaded %d times over two renders: helm's cache volume is not used "+
+				"(or the image's helm is 3, which downloads on every render: the harness image must carry helm 4, "+
+				"cp bin/helm /tmp/dg/e2e/bin/helm && /tmp/dg/e2e/build-helmfile-image.sh)", downloads)
 		}
 		bad := filepath.Join(t.TempDir(), "bad.env")
 		writeFile(t, bad, "JETSTACK_USERNAME=e2e\nJETSTACK_PASSWORD=wrong-"+auth.Password[5:]+"\n")
