@@ -400,3 +400,22 @@ func TestLayoutOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterScopedCRDs checks the text pre-filter in front of the parse: cluster-scoped
+// CRDs in block and flow style, quoted or not, are found; a namespaced CRD whose text
+// mentions "scope: Cluster" elsewhere is parsed and rejected; files outside the CRD tree
+// are not looked at.
+func TestClusterScopedCRDs(t *testing.T) {
+	files := Files{
+		"customresourcedefinitions/a/r/block-crd.yaml":  []byte("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: bs.example.com\nspec:\n  group: example.com\n  names:\n    kind: Block\n  scope: Cluster\n"),
+		"customresourcedefinitions/a/r/quoted-crd.yaml": []byte("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: qs.example.com\nspec:\n  group: example.com\n  names:\n    kind: Quoted\n  scope: \"Cluster\"\n"),
+		"customresourcedefinitions/a/r/flow-crd.yaml":   []byte("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: fs.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: Flow}}\n"),
+		"customresourcedefinitions/a/r/ns-crd.yaml":     []byte("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: ns.example.com\n  annotations:\n    note: \"not scope: Cluster\"\nspec:\n  group: example.com\n  names:\n    kind: Namespaced\n  scope: Namespaced\n"),
+		"cluster/resources/a/r/other.yaml":              []byte("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: os.example.com}\nspec: {group: example.com, scope: Cluster, names: {kind: Other}}\n"),
+	}
+	got := clusterScopedCRDs(files)
+	want := []string{"example.com/Block", "example.com/Flow", "example.com/Quoted"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("clusterScopedCRDs = %v, want %v", got, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -207,8 +208,11 @@ func Render(ctx context.Context, o Options) (Result, error) {
 	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
 	if c.Partial {
 		files = part.merge(files)
+		res.Files, err = writeAtomic(o.Output, files, old)
+	} else {
+		res.Files, err = WriteAtomic(o.Output, files)
 	}
-	if res.Files, err = WriteAtomic(o.Output, files); err != nil {
+	if err != nil {
 		return Result{}, err
 	}
 	return res, nil
@@ -233,7 +237,9 @@ func (c Collected) emptySelected() []Release {
 func clusterScopedCRDs(files Files) []string {
 	var kinds []string
 	for p, data := range files {
-		if !strings.HasPrefix(p, DirCRDs+"/") {
+		// Only a CRD whose text holds "scope: Cluster" can be cluster-scoped: the others,
+		// most of a CRD tree's bytes, are not parsed.
+		if !strings.HasPrefix(p, DirCRDs+"/") || !clusterScopeLine.Match(data) {
 			continue
 		}
 		n, err := yaml.Parse(string(data))
@@ -249,6 +255,10 @@ func clusterScopedCRDs(files Files) []string {
 	sort.Strings(kinds)
 	return kinds
 }
+
+// clusterScopeLine matches the text that makes a CRD cluster-scoped (spec.scope of
+// apiextensions.k8s.io/v1), in block or flow style, quoted or not.
+var clusterScopeLine = regexp.MustCompile(`scope:[ \t]*["']?Cluster\b`)
 
 func hasAnyPrefix(s string, prefixes []string) bool {
 	for _, p := range prefixes {

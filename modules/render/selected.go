@@ -268,6 +268,19 @@ func ownedBy(data []byte, releases []Release) bool {
 	if !bytes.Contains(data, []byte(AnnotationReleaseName)) {
 		return false
 	}
+	// Parsing is the cost (config-root holds CRDs of hundreds of KB, and every file of a
+	// 50-release repo is looked at): a file can only name a release whose name and
+	// namespace it contains (DNS labels, never escaped by the YAML encoder).
+	candidate := false
+	for _, r := range releases {
+		if bytes.Contains(data, []byte(r.Name)) && bytes.Contains(data, []byte(r.Namespace)) {
+			candidate = true
+			break
+		}
+	}
+	if !candidate {
+		return false
+	}
 	n, err := yaml.Parse(string(data))
 	if err != nil {
 		return false
