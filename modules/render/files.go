@@ -184,10 +184,23 @@ func writeAtomic(dir string, files, old Files) (WriteStats, error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return WriteStats{}, fmt.Errorf("write %s: %w", dir, err)
 	}
+	// A file left as it was is hard-linked from the old tree rather than written again: a
+	// render that changes one release of fifty writes that release's files, not 65 MB.
+	// configroot never writes into a file it has written (it replaces it), so the two trees
+	// sharing an inode is safe; where linking fails, the file is written.
+	made := map[string]bool{}
 	for _, p := range files.Paths() {
 		dst := filepath.Join(tmp, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return WriteStats{}, fmt.Errorf("write %s: %w", dir, err)
+		if d := filepath.Dir(dst); !made[d] {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return WriteStats{}, fmt.Errorf("write %s: %w", dir, err)
+			}
+			made[d] = true
+		}
+		if prev, ok := old[p]; ok && bytes.Equal(prev, files[p]) {
+			if err := os.Link(filepath.Join(dir, filepath.FromSlash(p)), dst); err == nil {
+				continue
+			}
 		}
 		if err := os.WriteFile(dst, files[p], 0o644); err != nil {
 			return WriteStats{}, fmt.Errorf("write %s: %w", filepath.Join(dir, p), err)

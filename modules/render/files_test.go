@@ -118,3 +118,32 @@ func writeTestFile(t *testing.T, path string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriteAtomicLinksUnchangedFiles checks that a write which changes one file keeps the
+// others as they were, by hard link (the same file, not a copy), while the swap stays
+// atomic: the changed file has its new content, the previous tree is gone.
+func TestWriteAtomicLinksUnchangedFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "config-root")
+	if _, err := WriteAtomic(dir, Files{"a/same.yaml": []byte("same\n"), "b/changed.yaml": []byte("old\n")}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(filepath.Join(dir, "a/same.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := WriteAtomic(dir, Files{"a/same.yaml": []byte("same\n"), "b/changed.yaml": []byte("new\n")})
+	if err != nil || st != (WriteStats{Changed: 1, Unchanged: 1}) {
+		t.Fatalf("second write: %+v, %v", st, err)
+	}
+	after, err := os.Stat(filepath.Join(dir, "a/same.yaml"))
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("the unchanged file was written again, not linked (%v)", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "b/changed.yaml")); err != nil || string(b) != "new\n" {
+		t.Errorf("changed file: %q, %v", b, err)
+	}
+	entries, err := os.ReadDir(filepath.Dir(dir))
+	if err != nil || len(entries) != 1 {
+		t.Errorf("beside config-root: %v (%v), want nothing left of the swap", entries, err)
+	}
+}
