@@ -86,18 +86,18 @@ func BenchmarkRenderSelectorRealCharts(b *testing.B) {
 	repo := b.TempDir()
 	testutil.ExternalSecretsChart(b, filepath.Join(repo, "charts"))
 	testutil.CertManagerChart(b, filepath.Join(repo, "charts"))
-	writeBenchFile(b, filepath.Join(repo, "values", "cert-manager.yaml"), "crds:\n  enabled: true\n")
+	writeFile(b, filepath.Join(repo, "values", "cert-manager.yaml"), "crds:\n  enabled: true\n")
 	helmfile := "releases:\n"
 	for i := range 50 {
 		chart, values := "external-secrets", ""
 		if i%2 == 1 {
 			chart, values = "cert-manager", "      - values/cert-manager.yaml\n"
 		}
-		writeBenchFile(b, filepath.Join(repo, "values", fmt.Sprintf("r%02d.yaml", i)), "podLabels:\n  run: \"0\"\n")
+		writeFile(b, filepath.Join(repo, "values", fmt.Sprintf("r%02d.yaml", i)), "podLabels:\n  run: \"0\"\n")
 		helmfile += fmt.Sprintf("  - name: r%02d\n    namespace: ns%02d\n    chart: ./charts/%s\n    values:\n%s      - values/r%02d.yaml\n",
 			i, i, chart, values, i)
 	}
-	writeBenchFile(b, filepath.Join(repo, "helmfile.yaml"), helmfile)
+	writeFile(b, filepath.Join(repo, "helmfile.yaml"), helmfile)
 	if _, err := render.Render(context.Background(), render.Options{Source: repo}); err != nil {
 		b.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func BenchmarkRenderSelectorRealCharts(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		run++
-		writeBenchFile(b, filepath.Join(repo, "values", "r07.yaml"), "podLabels:\n  run: \""+strconv.Itoa(run)+"\"\n")
+		writeFile(b, filepath.Join(repo, "values", "r07.yaml"), "podLabels:\n  run: \""+strconv.Itoa(run)+"\"\n")
 		b.StartTimer()
 		res, err := render.Render(context.Background(), render.Options{Source: repo, Template: render.TemplateOptions{Selectors: []string{"name=r07"}}})
 		if err != nil {
@@ -115,15 +115,5 @@ func BenchmarkRenderSelectorRealCharts(b *testing.B) {
 		if res.Files.Changed == 0 || res.Files.Unchanged < 2000 {
 			b.Fatalf("the selector render did not change r07 alone: %+v", res.Files)
 		}
-	}
-}
-
-func writeBenchFile(b *testing.B, path, content string) {
-	b.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		b.Fatal(err)
 	}
 }

@@ -260,7 +260,7 @@ func TestEmptyRenderRefused(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, p, s string) {
+func writeFile(t testing.TB, p, s string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
