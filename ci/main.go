@@ -402,7 +402,7 @@ func (m *Configroot) commit(ctx context.Context, ctr *dagger.Container, a publis
 	if err != nil {
 		return "", err
 	}
-	who := publish.DefaultAuthor
+	var who publish.Author // zero: publish.Options signs as publish.DefaultAuthor
 	if a.author != "" {
 		if who, err = publish.ParseAuthor(a.author); err != nil {
 			return "", err
