@@ -152,6 +152,7 @@ func WriteAtomic(dir string, files Files) (WriteStats, error) {
 // limited by selectors has read it already: reading 2,000 files twice cost a tenth of it).
 func writeAtomic(dir string, files, old Files) (WriteStats, error) {
 	var st WriteStats
+	unchanged := map[string]bool{}
 	for p, data := range files {
 		prev, ok := old[p]
 		switch {
@@ -159,6 +160,7 @@ func writeAtomic(dir string, files, old Files) (WriteStats, error) {
 			st.Added++
 		case bytes.Equal(prev, data):
 			st.Unchanged++
+			unchanged[p] = true
 		default:
 			st.Changed++
 		}
@@ -197,7 +199,7 @@ func writeAtomic(dir string, files, old Files) (WriteStats, error) {
 			}
 			made[d] = true
 		}
-		if prev, ok := old[p]; ok && bytes.Equal(prev, files[p]) {
+		if unchanged[p] {
 			if err := os.Link(filepath.Join(dir, filepath.FromSlash(p)), dst); err == nil {
 				continue
 			}
@@ -206,19 +208,19 @@ func writeAtomic(dir string, files, old Files) (WriteStats, error) {
 			return WriteStats{}, fmt.Errorf("write %s: %w", filepath.Join(dir, p), err)
 		}
 	}
-	if err := swap(dir, tmp, files, old, dirOps{rename: os.Rename, exchange: exchange}); err != nil {
+	if err := swap(dir, tmp, files, old, unchanged, dirOps{rename: os.Rename, exchange: exchange}); err != nil {
 		return WriteStats{}, err
 	}
 	return st, nil
 }
 
 // swap puts tmp, which holds files, in the place of dir, which holds old (nil: dir does not
-// exist). Where the system can exchange two paths in one step (Linux's renameat2
+// exist); unchanged names the paths whose content is the same in both. Where the system can exchange two paths in one step (Linux's renameat2
 // RENAME_EXCHANGE), dir is never missing; elsewhere dir is renamed aside first and restored
 // if the second rename fails. Where a directory cannot be renamed at all (EXDEV: overlayfs,
 // the filesystem of Docker's and Dagger's containers, refuses to rename a directory of a
 // lower layer unless mounted with redirect_dir), dir is updated in place (replaceInPlace).
-func swap(dir, tmp string, files, old Files, ops dirOps) error {
+func swap(dir, tmp string, files, old Files, unchanged map[string]bool, ops dirOps) error {
 	rename := ops.rename
 	if old == nil {
 		if err := rename(tmp, dir); err != nil {
@@ -232,7 +234,7 @@ func swap(dir, tmp string, files, old Files, ops dirOps) error {
 	}
 	backup := tmp + ".old"
 	if err := rename(dir, backup); errors.Is(err, syscall.EXDEV) {
-		return replaceInPlace(dir, tmp, files, old, rename)
+		return replaceInPlace(dir, tmp, files, old, unchanged, rename)
 	} else if err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
@@ -259,12 +261,12 @@ type dirOps struct {
 // left empty. Every file is whole at every moment, but until it returns dir mixes old and
 // new files; the render is complete in tmp before it starts, so only an I/O error can stop
 // it halfway, and the error says so (a re-render finishes the job).
-func replaceInPlace(dir, tmp string, files, old Files, rename func(from, to string) error) error {
+func replaceInPlace(dir, tmp string, files, old Files, unchanged map[string]bool, rename func(from, to string) error) error {
 	halfway := func(err error) error {
 		return fmt.Errorf("write %s in place (it cannot be renamed on this filesystem): %w; it now mixes old and new files: render again", dir, err)
 	}
 	for _, p := range files.Paths() {
-		if prev, ok := old[p]; ok && bytes.Equal(prev, files[p]) {
+		if unchanged[p] {
 			continue
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(p))

@@ -81,7 +81,8 @@ func TestSwapWhereDirectoriesCannotBeRenamed(t *testing.T) {
 		}
 		return os.Rename(from, to)
 	}
-	if err := swap(dir, tmp, files, old, dirOps{rename: overlay, exchange: overlay}); err != nil {
+	unchanged := map[string]bool{"a/same.yaml": true}
+	if err := swap(dir, tmp, files, old, unchanged, dirOps{rename: overlay, exchange: overlay}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadFiles(dir)
