@@ -67,6 +67,7 @@ func (r Configroot) MarshalJSON() ([]byte, error) {
 		Image                 string
 		SecretsFormat         string
 		RepositoryCredentials *dagger.Secret
+		RenderCache           bool
 	}
 	concrete.Source = r.Source
 	concrete.Environment = r.Environment
@@ -74,6 +75,7 @@ func (r Configroot) MarshalJSON() ([]byte, error) {
 	concrete.Image = r.Image
 	concrete.SecretsFormat = r.SecretsFormat
 	concrete.RepositoryCredentials = r.RepositoryCredentials
+	concrete.RenderCache = r.RenderCache
 	return json.Marshal(&concrete)
 }
 
@@ -85,6 +87,7 @@ func (r *Configroot) UnmarshalJSON(bs []byte) error {
 		Image                 string
 		SecretsFormat         string
 		RepositoryCredentials *dagger.Secret
+		RenderCache           bool
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
@@ -96,6 +99,7 @@ func (r *Configroot) UnmarshalJSON(bs []byte) error {
 	r.Image = concrete.Image
 	r.SecretsFormat = concrete.SecretsFormat
 	r.RepositoryCredentials = concrete.RepositoryCredentials
+	r.RenderCache = concrete.RenderCache
 	return nil
 }
 
@@ -595,7 +599,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg repositoryCredentials", err))
 				}
 			}
-			return New(source, environment, kubeVersion, image, secretsFormat, repositoryCredentials), nil
+			var renderCache bool
+			if inputArgs["renderCache"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["renderCache"]), &renderCache)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg renderCache", err))
+				}
+			}
+			return New(source, environment, kubeVersion, image, secretsFormat, repositoryCredentials, renderCache), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -38,6 +38,12 @@ const (
 	helmCachePath = "/cache/helm"
 	// helmCacheVolume names the cache volume of helm's cache.
 	helmCacheVolume = "configroot-helm-cache"
+	// renderCachePath is configroot render's --cache in the helmfile container, on
+	// renderCacheVolume, when the module's renderCache is set.
+	renderCachePath = "/cache/render"
+	// renderCacheVolume names the cache volume of the render cache: keys and digests, no
+	// resource and no value (render.Options.Cache).
+	renderCacheVolume = "configroot-render-cache"
 )
 
 func init() {
@@ -117,6 +123,9 @@ func (m *Configroot) container() (*dagger.Container, error) {
 	if m.RepositoryCredentials != nil {
 		ctr = ctr.WithMountedSecret(envFilePath, m.RepositoryCredentials)
 	}
+	if m.RenderCache {
+		ctr = ctr.WithMountedCache(renderCachePath, dag.CacheVolume(renderCacheVolume))
+	}
 	return ctr, nil
 }
 
@@ -139,6 +148,9 @@ func (m *Configroot) renderArgs(cmd string, selector []string) []string {
 		args = append(args, "--secrets-format", m.SecretsFormat)
 		for _, s := range selector {
 			args = append(args, "--selector", s)
+		}
+		if m.RenderCache && len(selector) == 0 {
+			args = append(args, "--cache", renderCachePath)
 		}
 	case "check":
 		args = append(args, "--secrets-format", m.SecretsFormat)

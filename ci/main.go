@@ -43,6 +43,8 @@ type Configroot struct {
 	SecretsFormat string
 	// RepositoryCredentials holds NAME=value lines helmfile gets in its environment.
 	RepositoryCredentials *dagger.Secret
+	// RenderCache keeps the render cache (configroot render --cache) in a cache volume.
+	RenderCache bool
 }
 
 // New returns the module for a cluster repo and the settings every function renders with.
@@ -72,6 +74,11 @@ func New(
 	// requiredEnv. For example --repository-credentials=file:./charts.env.
 	// +optional
 	repositoryCredentials *dagger.Secret,
+	// Keep a key per release in a cache volume (configroot-render-cache) and, when the
+	// source's config-root is a render the cache knows, run helm only for the releases whose
+	// inputs changed since (configroot render --cache). The result is the same byte for byte.
+	// +optional
+	renderCache bool,
 ) *Configroot {
 	if image == "" {
 		image = HelmfileImage
@@ -80,7 +87,7 @@ func New(
 		secretsFormat = string(secrets.FormatESO)
 	}
 	return &Configroot{Source: source, Environment: environment, KubeVersion: kubeVersion, Image: image,
-		SecretsFormat: secretsFormat, RepositoryCredentials: repositoryCredentials}
+		SecretsFormat: secretsFormat, RepositoryCredentials: repositoryCredentials, RenderCache: renderCache}
 }
 
 // Render renders the cluster repo into config-root/ and returns that folder: helmfile

@@ -300,6 +300,22 @@ func TestModule(t *testing.T) {
 		sameTree(t, "dagger render vs configroot render of the stale repo", renderLocally(t, stale, nil), out)
 	})
 
+	t.Run("render with the render cache volume", func(t *testing.T) {
+		repo := testutil.CopyDir(t, example)
+		// The committed config-root is the render of this repo: after this call the cache
+		// volume knows it (an earlier run of this test may have taught it already).
+		out := filepath.Join(e.work, "cached", "config-root")
+		e.mustRun(t, "render --render-cache (example)", nil, "--source", repo, "--render-cache", "render", "export", "--path", out)
+		sameTree(t, "cached dagger render vs the committed example", filepath.Join(example, "config-root"), out)
+		replaceInFile(t, filepath.Join(repo, "values/webapp.yaml.gotmpl"), "greeting: hello from", "greeting: cached hello from")
+		out2 := filepath.Join(e.work, "cached2", "config-root")
+		r := e.mustRun(t, "render --render-cache after a values change", nil, "--source", repo, "--render-cache", "render", "export", "--path", out2)
+		sameTree(t, "cached dagger render vs configroot render of the changed repo", renderLocally(t, repo, nil), out2)
+		if !strings.Contains(r.output(), "cache: 3 releases reused, 1 rendered, 0 removed") {
+			t.Errorf("the cached render did not reuse the unchanged releases:\n%s", tail(r.output(), 30))
+		}
+	})
+
 	t.Run("clear errors", func(t *testing.T) {
 		bad := testutil.CopyDir(t, example)
 		writeFile(t, filepath.Join(bad, "helmfile.yaml"), "releases:\n  - name: x\n   chart: ./charts/webapp\n")

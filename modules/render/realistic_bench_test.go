@@ -76,19 +76,16 @@ func benchDocs(b *testing.B) []int {
 	return []int{3000, 30000}
 }
 
-// BenchmarkRenderSelectorRealCharts measures `configroot render -l name=…` in process: a
-// render limited to one release of a cluster repo of 50 real-chart releases (External
-// Secrets and cert-manager alternately, about 2,300 files and 65 MB of config-root), whose
-// values change before each run. It is helmfile list and template of that release, plus
-// configroot's own part: reading the other 49 releases' files, keeping them, writing one.
-func BenchmarkRenderSelectorRealCharts(b *testing.B) {
-	testutil.ToolsEnv(b)
+// manyReleasesRepo writes a cluster repo of n real-chart releases (External Secrets and
+// cert-manager alternately, from local folders: about 46 files and 1.3 MB of config-root
+// each) into a new folder, and returns it.
+func manyReleasesRepo(b *testing.B, n int) string {
 	repo := b.TempDir()
 	testutil.ExternalSecretsChart(b, filepath.Join(repo, "charts"))
 	testutil.CertManagerChart(b, filepath.Join(repo, "charts"))
 	writeFile(b, filepath.Join(repo, "values", "cert-manager.yaml"), "crds:\n  enabled: true\n")
 	helmfile := "releases:\n"
-	for i := range 50 {
+	for i := range n {
 		chart, values := "external-secrets", ""
 		if i%2 == 1 {
 			chart, values = "cert-manager", "      - values/cert-manager.yaml\n"
@@ -98,6 +95,17 @@ func BenchmarkRenderSelectorRealCharts(b *testing.B) {
 			i, i, chart, values, i)
 	}
 	writeFile(b, filepath.Join(repo, "helmfile.yaml"), helmfile)
+	return repo
+}
+
+// BenchmarkRenderSelectorRealCharts measures `configroot render -l name=…` in process: a
+// render limited to one release of a cluster repo of 50 real-chart releases (about 2,300
+// files and 65 MB of config-root), whose values change before each run. It is helmfile list
+// and template of that release, plus configroot's own part: reading the other 49 releases'
+// files, keeping them, writing one.
+func BenchmarkRenderSelectorRealCharts(b *testing.B) {
+	testutil.ToolsEnv(b)
+	repo := manyReleasesRepo(b, 50)
 	if _, err := render.Render(context.Background(), render.Options{Source: repo}); err != nil {
 		b.Fatal(err)
 	}
@@ -116,4 +124,74 @@ func BenchmarkRenderSelectorRealCharts(b *testing.B) {
 			b.Fatalf("the selector render did not change r07 alone: %+v", res.Files)
 		}
 	}
+}
+
+// BenchmarkRenderCachedRealCharts measures the render cache (#10 part 2) on the repo of
+// BenchmarkRenderSelectorRealCharts: "one-changed" is a cached render after r07's values
+// changed (helmfile build of every release to key them, helmfile template of r07, the
+// partial merge, the write); "unchanged" a cached render with nothing changed (helmfile
+// build only); "alone" is what it is compared with: a render, without the cache, of a repo
+// that holds r07 alone, whose values change the same way.
+func BenchmarkRenderCachedRealCharts(b *testing.B) {
+	testutil.ToolsEnv(b)
+	repo := manyReleasesRepo(b, 50)
+	cache := b.TempDir()
+	if _, err := render.Render(context.Background(), render.Options{Source: repo, Cache: cache}); err != nil {
+		b.Fatal(err)
+	}
+	run := 0
+	edit := func(b *testing.B, repo string) {
+		b.StopTimer()
+		run++
+		writeFile(b, filepath.Join(repo, "values", "r07.yaml"), "podLabels:\n  run: \""+strconv.Itoa(run)+"\"\n")
+		b.StartTimer()
+	}
+	b.Run("one-changed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			edit(b, repo)
+			res, err := render.Render(context.Background(), render.Options{Source: repo, Cache: cache})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c := res.Cache; !c.Hit || c.Rendered != 1 || res.Files.Changed == 0 {
+				b.Fatalf("the cached render did not render r07 alone: %+v %+v", c, res.Files)
+			}
+		}
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := render.Render(context.Background(), render.Options{Source: repo, Cache: cache})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c := res.Cache; !c.Hit || c.Rendered != 0 || res.Files.Written() != 0 {
+				b.Fatalf("the unchanged cached render rendered: %+v %+v", c, res.Files)
+			}
+		}
+	})
+	b.Run("alone", func(b *testing.B) {
+		alone := b.TempDir()
+		if err := os.Symlink(filepath.Join(repo, "charts"), filepath.Join(alone, "charts")); err != nil {
+			b.Fatal(err)
+		}
+		writeFile(b, filepath.Join(alone, "values", "cert-manager.yaml"), "crds:\n  enabled: true\n")
+		writeFile(b, filepath.Join(alone, "values", "r07.yaml"), "podLabels:\n  run: \"0\"\n")
+		writeFile(b, filepath.Join(alone, "helmfile.yaml"), "releases:\n  - name: r07\n    namespace: ns07\n    chart: ./charts/cert-manager\n    values:\n      - values/cert-manager.yaml\n      - values/r07.yaml\n")
+		if _, err := render.Render(context.Background(), render.Options{Source: alone}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			edit(b, alone)
+			res, err := render.Render(context.Background(), render.Options{Source: alone})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Files.Changed == 0 {
+				b.Fatalf("the render of r07 alone changed nothing: %+v", res.Files)
+			}
+		}
+	})
 }

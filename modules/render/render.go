@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,6 +52,15 @@ type Options struct {
 	// Warn receives the render's warnings, one line each, naming the file and line (default:
 	// discarded).
 	Warn func(string)
+	// Cache, when set, is a folder where a render keeps what it needs to render only the
+	// releases whose inputs changed next time (see renderCached): a key per release and the
+	// digest of the config-root it wrote, never a resource. Empty: every render runs helm
+	// for every release.
+	Cache string
+	// FiltersKey is what Filters depend on besides the resources (the SecretMapping, the
+	// ExternalSecret format): part of every cache key, so that a change to it renders
+	// every release again.
+	FiltersKey string
 }
 
 // Result describes a finished render.
@@ -66,6 +76,8 @@ type Result struct {
 	// Partial is true when selectors limited the render: only the selected releases' files
 	// were replaced.
 	Partial bool
+	// Cache says what the cache did (nil without Options.Cache).
+	Cache *CacheStats
 }
 
 // Collected is a render held in memory: every resource read from helmfile's output and the
@@ -92,9 +104,25 @@ func (c Collected) Layout() Layout { return Layout{ClusterScopedKinds: c.Config.
 // render without writing them anywhere.
 func Collect(ctx context.Context, o Options) (Collected, error) {
 	o = o.withDefaults()
-	cfg, err := LoadConfig(o.Source)
+	cfg, tmpl, err := o.prepare()
 	if err != nil {
 		return Collected{}, err
+	}
+	partial := len(tmpl.Selectors) > 0
+	var selected []Release
+	if partial && o.Rendered == "" {
+		if selected, err = listSelected(ctx, o, tmpl); err != nil {
+			return Collected{}, err
+		}
+	}
+	return o.collect(ctx, cfg, tmpl, collectPlan{selected: selected, partial: partial, kustomize: !partial, template: true})
+}
+
+// prepare reads configroot.yaml and fills the template options it defaults.
+func (o Options) prepare() (Config, TemplateOptions, error) {
+	cfg, err := LoadConfig(o.Source)
+	if err != nil {
+		return Config{}, TemplateOptions{}, err
 	}
 	tmpl := o.Template
 	if tmpl.File == "" {
@@ -103,18 +131,31 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 	if tmpl.KubeVersion == "" {
 		tmpl.KubeVersion = cfg.KubeVersion
 	}
-
 	if err := checkEnv(o.Env); err != nil {
-		return Collected{}, err
+		return Config{}, TemplateOptions{}, err
 	}
-	var selected []Release
-	if len(tmpl.Selectors) > 0 && o.Rendered == "" {
-		if selected, err = listSelected(ctx, o, tmpl); err != nil {
-			return Collected{}, err
-		}
-	}
+	return cfg, tmpl, nil
+}
+
+// collectPlan says what collect reads.
+type collectPlan struct {
+	// selected are the releases a partial render replaces (Collected.Selected).
+	selected []Release
+	// partial: only some releases are rendered (Collected.Partial).
+	partial bool
+	// kustomize: read the repo's kustomize folders.
+	kustomize bool
+	// template: run helmfile template (with tmpl's selectors); false when no release is to
+	// be rendered.
+	template bool
+}
+
+// collect runs helmfile template as tmpl says (or reads o.Rendered) and the kustomize
+// folders, as p says.
+func (o Options) collect(ctx context.Context, cfg Config, tmpl TemplateOptions, p collectPlan) (Collected, error) {
+	c := Collected{Config: cfg, Partial: p.partial, Selected: p.selected}
 	rendered := o.Rendered
-	if rendered == "" {
+	if rendered == "" && p.template {
 		tmp, err := os.MkdirTemp("", "configroot-render-")
 		if err != nil {
 			return Collected{}, fmt.Errorf("render: %w", err)
@@ -140,12 +181,14 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 		}
 		rendered = tmp
 	}
-	nodes, releases, err := ReadRendered(os.DirFS(rendered))
-	if err != nil {
-		return Collected{}, err
+	if rendered != "" {
+		nodes, releases, err := ReadRendered(os.DirFS(rendered))
+		if err != nil {
+			return Collected{}, err
+		}
+		c.Nodes, c.Releases = nodes, releases
 	}
-	c := Collected{Nodes: nodes, Releases: releases, Config: cfg, Partial: len(tmpl.Selectors) > 0, Selected: selected}
-	if !c.Partial {
+	if p.kustomize {
 		for _, k := range cfg.Kustomize {
 			r := k.Release()
 			read, err := ReadKustomization(filepath.Join(o.Source, filepath.FromSlash(k.Path)), r)
@@ -170,7 +213,7 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 	for _, r := range c.emptySelected() {
 		fmt.Fprintf(o.Progress, "%-9s %-40s %4d resources (renders nothing now: its files are removed)\n", "release", r.String(), 0)
 	}
-	if len(c.Nodes) == 0 && !o.AllowEmpty && len(c.Selected) == 0 {
+	if len(c.Nodes) == 0 && !o.AllowEmpty && !c.Partial {
 		return Collected{}, ErrEmpty
 	}
 	return c, nil
@@ -183,31 +226,29 @@ func Collect(ctx context.Context, o Options) (Collected, error) {
 // replaced; everything else in config-root is kept.
 func Render(ctx context.Context, o Options) (Result, error) {
 	o = o.withDefaults()
+	if o.Cache != "" {
+		return renderCached(ctx, o)
+	}
 	c, err := Collect(ctx, o)
 	if err != nil {
 		return Result{}, err
 	}
-	layout := c.Layout()
 	var old Files
+	var scoped []string
 	if c.Partial {
 		// The releases not rendered keep their files; their CRDs still say which kinds are
 		// cluster-scoped.
 		if old, err = readTree(o.Output); err != nil {
 			return Result{}, err
 		}
-		layout.ClusterScopedKinds = append(layout.ClusterScopedKinds, clusterScopedCRDs(old)...)
+		scoped = clusterScopedCRDs(old)
 	}
-	var part partial
-	if c.Partial {
-		part = keptFiles(old, c.Releases, c.Selected, c.kustomizeNamespaces())
-	}
-	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(part.kept, o.Warn))...)
+	files, err := c.layoutOver(o, old, scoped)
 	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Partial: c.Partial}
 	if c.Partial {
-		files = part.merge(files)
 		res.Files, err = writeAtomic(o.Output, files, old)
 	} else {
 		res.Files, err = WriteAtomic(o.Output, files)
@@ -216,6 +257,27 @@ func Render(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// layoutOver runs the filters, Layout and the transforms over c and returns the files of
+// the new config-root. A partial render keeps the files of old (the config-root it
+// replaces) that belong to no selected release; clusterScoped are the cluster-scoped kinds
+// ("<group>/<kind>") the CRDs of old define.
+func (c Collected) layoutOver(o Options, old Files, clusterScoped []string) (Files, error) {
+	layout := c.Layout()
+	var part partial
+	if c.Partial {
+		layout.ClusterScopedKinds = append(slices.Clip(layout.ClusterScopedKinds), clusterScoped...)
+		part = keptFiles(old, c.Releases, c.Selected, c.kustomizeNamespaces())
+	}
+	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(part.kept, o.Warn))...)
+	if err != nil {
+		return nil, err
+	}
+	if c.Partial {
+		files = part.merge(files)
+	}
+	return files, nil
 }
 
 // emptySelected returns the selected releases that rendered nothing.
@@ -237,23 +299,32 @@ func (c Collected) emptySelected() []Release {
 func clusterScopedCRDs(files Files) []string {
 	var kinds []string
 	for p, data := range files {
-		// Only a CRD whose text holds "scope: Cluster" can be cluster-scoped: the others,
-		// most of a CRD tree's bytes, are not parsed.
-		if !strings.HasPrefix(p, DirCRDs+"/") || !clusterScopeLine.Match(data) {
-			continue
-		}
-		n, err := yaml.Parse(string(data))
-		if err != nil {
-			continue
-		}
-		if scope, _ := n.GetString("spec.scope"); scope == "Cluster" {
-			group, _ := n.GetString("spec.group")
-			kind, _ := n.GetString("spec.names.kind")
-			kinds = append(kinds, group+"/"+kind)
+		if kind, ok := clusterScopedKind(p, data); ok {
+			kinds = append(kinds, kind)
 		}
 	}
 	sort.Strings(kinds)
 	return kinds
+}
+
+// clusterScopedKind returns "<group>/<kind>" when the file p of config-root is a CRD of a
+// cluster-scoped kind.
+func clusterScopedKind(p string, data []byte) (string, bool) {
+	// Only a CRD whose text holds "scope: Cluster" can be cluster-scoped: the others,
+	// most of a CRD tree's bytes, are not parsed.
+	if !strings.HasPrefix(p, DirCRDs+"/") || !clusterScopeLine.Match(data) {
+		return "", false
+	}
+	n, err := yaml.Parse(string(data))
+	if err != nil {
+		return "", false
+	}
+	if scope, _ := n.GetString("spec.scope"); scope != "Cluster" {
+		return "", false
+	}
+	group, _ := n.GetString("spec.group")
+	kind, _ := n.GetString("spec.names.kind")
+	return group + "/" + kind, true
 }
 
 // clusterScopeLine matches the text that makes a CRD cluster-scoped (spec.scope of

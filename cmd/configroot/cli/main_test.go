@@ -174,3 +174,50 @@ func TestRenderRenderedTree(t *testing.T) {
 		t.Errorf("files %v", got)
 	}
 }
+
+// TestRenderCache runs render --cache as a user would: the first render keys every
+// release, the second after a values change renders one and gives what a render without
+// the cache gives; the cache does not go with --selector.
+func TestRenderCache(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := testutil.CopyDir(t, filepath.Join(testutil.RepoRoot(t), "examples", "cluster"))
+	cache := filepath.Join(t.TempDir(), "cache")
+	run := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if code := Run(context.Background(), testVersion, args, &out, &out); code != 0 {
+			t.Fatalf("configroot %s: exit %d:\n%s", strings.Join(args, " "), code, out.String())
+		}
+		return out.String()
+	}
+	out := run("render", "--source", repo, "--cache", cache)
+	if !strings.Contains(out, "cache: no cached render of "+filepath.Join(repo, "config-root")+" with these inputs: rendering every release") {
+		t.Errorf("first cached render:\n%s", out)
+	}
+	values := filepath.Join(repo, "values", "webapp-admin.yaml")
+	data, err := os.ReadFile(values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(values, bytes.Replace(data, []byte("admin console"), []byte("admin console, cached"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = run("render", "--source", repo, "--cache", cache, "-v")
+	for _, want := range []string{"cache: 3 releases reused, 1 rendered, 0 removed", "release   apps/webapp-admin ",
+		"1 written (0 new, 1 changed), 32 unchanged, 0 removed (cache: 3 releases reused)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cached render after a values change: no %q in:\n%s", want, out)
+		}
+	}
+	full := filepath.Join(t.TempDir(), "config-root")
+	run("render", "--source", repo, "--output", full)
+	if d := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, filepath.Join(repo, "config-root"))); d != "" {
+		t.Errorf("the cached render differs from a render without the cache:\n%s", d)
+	}
+
+	var errOut bytes.Buffer
+	if code := Run(context.Background(), testVersion, []string{"render", "--source", repo, "--cache", cache, "-l", "name=webapp"}, &errOut, &errOut); code == 0 ||
+		!strings.Contains(errOut.String(), "use the cache or selectors, not both") {
+		t.Errorf("--cache with --selector: exit %d:\n%s", code, errOut.String())
+	}
+}

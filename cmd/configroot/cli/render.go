@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -37,6 +38,20 @@ With --selector only the selected releases are rendered, and only their files in
 config-root/ are replaced; a selected release that renders nothing now (installed: false,
 a false condition, a chart that renders no resource) loses its files, as in a full render.
 A selector that matches no release is an error.
+
+With --cache DIR the render keeps, in DIR, a key per release and the digest of the
+config-root it wrote (no resource, no value). The next render with the same DIR starts
+from config-root: when DIR knows it, helm runs only for the releases whose key changed,
+the releases the helmfile no longer has are removed, and the result is byte for byte what
+a render without the cache gives. A release's key covers what helmfile build
+--embed-values says of it (chart, version, namespace, values after helmfile rendered
+them, so what a .gotmpl read from the environment or a command is in it), its local chart
+folder's files, and what all releases share (helm's and helmfile's versions, configroot's,
+configroot.yaml, the SecretMapping, --kube-version and the other flags). Releases with
+hooks or other fields whose effect the cache cannot see, and charts of a repository
+without an exact version, are rendered every time (-v says why). A config-root the cache
+does not know (edited by hand, rendered elsewhere) is rendered in full. The kustomize
+folders are rendered every time. --cache and --selector do not go together.
 
 Arguments after -- are passed to helmfile template as they are.
 
@@ -74,6 +89,9 @@ One line per release goes to stderr, then a summary and a line about Secrets.`,
 
   # render one environment of another repo, two releases only
   configroot render --source ../cluster -e production -l name=cert-manager -l name=vault
+
+  # in CI, with a cache that outlives the job: only the releases a change touched run helm
+  configroot render --cache ~/.cache/configroot
 
   # lay out a tree rendered by helmfile template --output-dir-template OUT/{{.Release.Namespace}}/{{.Release.Name}}
   configroot render --rendered OUT --output config-root`,
@@ -119,8 +137,17 @@ func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Co
 			return render.Options{}, nil, err
 		}
 	}
+	// A cached render converts only the Secrets of the releases it renders: the mapping's
+	// rules for the others are not "unused".
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores,
-		Partial: len(o.Template.Selectors) > 0}}
+		Partial: len(o.Template.Selectors) > 0 || o.Cache != ""}}
+	if o.Cache != "" {
+		mapping, err := json.Marshal(m)
+		if err != nil {
+			return render.Options{}, nil, fmt.Errorf("render cache: %w", err)
+		}
+		o.FiltersKey = fmt.Sprintf("format=%s stores=%t mapping=%s", s.format, s.withStores, mapping)
+	}
 	o.Filters = conv.Filters()
 	o.Warn = warn
 	return o, conv, nil
@@ -169,6 +196,9 @@ func (s *renderSettings) bind(f *pflag.FlagSet, inPlace bool) {
 	f.BoolVar(&s.withStores, "secret-stores", true, "write a ClusterSecretStore for each store used, from the mapping's defaults (eso format)")
 	f.BoolVar(&o.AllowEmpty, "allow-empty", false, "allow a render with no resources to empty config-root")
 	f.StringVar(&s.envFile, "env-file", "", envFileHelp)
+	if inPlace {
+		f.StringVar(&o.Cache, "cache", "", "keep a key per release in this folder and, next time, run helm only for the releases whose inputs changed (see --help)")
+	}
 }
 
 // summary is the closing line of a render.
@@ -186,6 +216,9 @@ func summary(r render.Result) string {
 		r.Output, r.Resources, r.Files.Written(), r.Files.Added, r.Files.Changed, r.Files.Unchanged, r.Files.Removed)
 	if r.Partial {
 		b.WriteString(" (selected releases only)")
+	}
+	if c := r.Cache; c != nil && c.Hit {
+		fmt.Fprintf(&b, " (cache: %d releases reused)", c.Reused)
 	}
 	return b.String()
 }

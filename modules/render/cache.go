@@ -1,0 +1,453 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/configroot/configroot/modules/render/transform"
+)
+
+// CacheStats says what a cached render did.
+type CacheStats struct {
+	// Hit is true when the cache knew the config-root the render started from: only the
+	// releases in Rendered ran through helm.
+	Hit bool
+	// Reused counts the releases whose files were kept as they were.
+	Reused int
+	// Rendered are the releases helm rendered: all of them on a miss.
+	Rendered int
+	// Removed counts the releases the cached render knew that the helmfile no longer has.
+	Removed int
+	// Uncacheable counts the releases rendered every time (Options.Log says why).
+	Uncacheable int
+}
+
+// maxStates is how many renders the cache keeps per configuration (tool versions, flags,
+// configroot.yaml): the config-roots of the branches a CI runner renders, most recent first.
+const maxStates = 16
+
+// cacheState is what the cache keeps of one render: the key of each release that made a
+// config-root, stored under that config-root's digest. It holds no resource and no value.
+type cacheState struct {
+	Format   string          `json:"format"`
+	Releases []cachedRelease `json:"releases"`
+	// ClusterScoped maps each CRD file of the config-root that defines a cluster-scoped
+	// kind to that kind ("<group>/<kind>"): a partial render needs them, and parsing the
+	// CRDs again costs more than the rest of it.
+	ClusterScoped map[string]string `json:"clusterScoped,omitempty"`
+}
+
+// cachedRelease is a release of a cached render and its key ("" when not cacheable).
+type cachedRelease struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Chart     string `json:"chart"`
+	Key       string `json:"key,omitempty"`
+}
+
+// renderCached renders the repo like Render without selectors, but runs helm only for the
+// releases whose key changed since the render that wrote the current config-root.
+//
+// It keys each release on `helmfile build --embed-values` (releaseKeys) and on what every
+// release shares (tool versions, flags, configroot.yaml, the SecretMapping); it recognises
+// the current config-root by its digest. When the cache holds a state for that digest and
+// these shared inputs, the releases whose key differs, the releases that are not cacheable
+// and the repo's kustomize folders are rendered as a render limited by selectors would,
+// and the releases the helmfile no longer has are removed, which gives the same
+// config-root as a full render (the partial merge keeps the rest, recomputes the generated
+// Namespaces and reads the kept CRDs' scopes from the state). Otherwise (the first render,
+// a config-root edited by hand or rendered elsewhere, another configroot) every release is
+// rendered. Either way the state of the written config-root is saved.
+//
+// With a configHash transform, a workload's annotation depends on ConfigMaps of other
+// releases: the releases its rules can match are rendered whenever anything is.
+func renderCached(ctx context.Context, o Options) (Result, error) {
+	cfg, tmpl, err := o.prepare()
+	if err != nil {
+		return Result{}, err
+	}
+	switch {
+	case len(tmpl.Selectors) > 0:
+		return Result{}, errors.New("render: a cached render renders the whole repo: use the cache or selectors, not both")
+	case o.Rendered != "":
+		return Result{}, errors.New("render: the cache keys helmfile's releases: it cannot lay out an already rendered tree")
+	}
+	keys, global, err := o.cacheKeys(ctx, cfg, tmpl)
+	if err != nil {
+		return Result{}, err
+	}
+	old, err := readTree(o.Output)
+	if err != nil {
+		return Result{}, err
+	}
+	store := stateStore{dir: filepath.Join(o.Cache, "render", global[:32])}
+	oldDigest, oldSums := treeDigest(old, nil)
+	prev, hit := store.load(oldDigest, o.Log)
+
+	stats := &CacheStats{Hit: hit}
+	for _, k := range keys {
+		if k.Key == "" {
+			stats.Uncacheable++
+			fmt.Fprintf(o.Log, "cache: release %s is rendered every time: %s\n", k, k.Reason)
+		}
+	}
+	var c Collected
+	var files Files
+	if !hit {
+		fmt.Fprintf(o.Progress, "cache: no cached render of %s with these inputs: rendering every release\n", o.Output)
+		c, err = o.collect(ctx, cfg, tmpl, collectPlan{kustomize: true, template: true})
+		if err != nil {
+			return Result{}, err
+		}
+		stats.Rendered = len(keys)
+		if files, err = c.layoutOver(o, nil, nil); err != nil {
+			return Result{}, err
+		}
+	} else {
+		rerender, removed := prev.changes(keys, configHashReaders(cfg), len(cfg.Kustomize) > 0)
+		stats.Rendered, stats.Removed, stats.Reused = len(rerender), len(removed), len(keys)-len(rerender)
+		fmt.Fprintf(o.Progress, "cache: %d releases reused, %d rendered, %d removed\n", stats.Reused, stats.Rendered, stats.Removed)
+		if len(rerender) == 0 && len(removed) == 0 && len(cfg.Kustomize) == 0 {
+			files = old
+		} else {
+			selected := append(releasesOf(rerender), removed...)
+			sort.Slice(selected, func(i, j int) bool { return selected[i].String() < selected[j].String() })
+			t := tmpl
+			t.Selectors = selectorsOf(rerender)
+			c, err = o.collect(ctx, cfg, t, collectPlan{selected: selected, partial: true, kustomize: true, template: len(rerender) > 0})
+			if err != nil {
+				return Result{}, err
+			}
+			if files, err = c.layoutOver(o, old, prev.clusterScopedKinds()); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	if len(files) == 0 && !o.AllowEmpty {
+		return Result{}, ErrEmpty
+	}
+	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Cache: stats}
+	if res.Files, err = writeAtomic(o.Output, files, old); err != nil {
+		return Result{}, err
+	}
+	next := cacheState{Format: cacheFormat, ClusterScoped: nextClusterScoped(files, old, prev, hit)}
+	for _, k := range keys {
+		next.Releases = append(next.Releases, cachedRelease{Name: k.Name, Namespace: k.Namespace, Chart: k.Chart, Key: k.Key})
+	}
+	digest, _ := treeDigest(files, oldSums)
+	if err := store.save(digest, next); err != nil {
+		// config-root is written; only the next render's speed is at stake.
+		fmt.Fprintf(o.Progress, "cache: %v (the next render renders every release)\n", err)
+	}
+	return res, nil
+}
+
+// cacheKeys runs helmfile build and the tool versions (at once: each is a process start)
+// and returns the key of every release and the key of what they all share, hex.
+func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions) ([]releaseKey, string, error) {
+	var build bytes.Buffer
+	var buildErr, versionErr error
+	var versions string
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		versions, versionErr = toolVersions(ctx, o, tmpl)
+	}()
+	file := filepath.Join(o.Source, fileOr(tmpl.File))
+	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: BuildArgs(tmpl), Env: o.helmfileEnv(), Unset: UnsetVariables}
+	buildErr = o.Runner.Run(ctx, cmd, &build, o.Log)
+	wg.Wait()
+	if buildErr != nil {
+		var exit *ExecError
+		if errors.As(buildErr, &exit) {
+			return nil, "", fmt.Errorf("helmfile build %s: %s", file, lastLine(exit))
+		}
+		return nil, "", fmt.Errorf("helmfile build %s: %w", file, buildErr)
+	}
+	if versionErr != nil {
+		return nil, "", versionErr
+	}
+	settings, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("render cache: %w", err)
+	}
+	h := sha256.New()
+	writeField(h, "format", []byte(cacheFormat))
+	writeField(h, "configroot", []byte(selfVersion()))
+	writeField(h, "tools", []byte(versions))
+	writeField(h, "configroot.yaml", settings)
+	writeField(h, "filters", []byte(o.FiltersKey))
+	writeField(h, "file", []byte(fileOr(tmpl.File)))
+	writeField(h, "environment", []byte(tmpl.Environment))
+	kube := tmpl.KubeVersion
+	if kube == "" {
+		kube = DefaultKubeVersion
+	}
+	writeField(h, "kube-version", []byte(kube))
+	writeField(h, "args", []byte(strings.Join(tmpl.ExtraArgs, "\x00")))
+	global := h.Sum(nil)
+	keys, err := releaseKeys(build.Bytes(), global, o.Source)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", file, err)
+	}
+	return keys, hex.EncodeToString(global), nil
+}
+
+// changes returns the releases to render (key changed, new, not cacheable, and the
+// readers of their ConfigMaps) and those to remove (gone from the helmfile), given keys,
+// the releases now. readers is configHashReaders' answer; kustomize says that the
+// kustomize folders, rendered every time, count as changed.
+func (s cacheState) changes(keys []releaseKey, readers func(Release) bool, kustomize bool) ([]releaseKey, []Release) {
+	prev := make(map[string]string, len(s.Releases))
+	for _, r := range s.Releases {
+		prev[r.Namespace+"/"+r.Name] = r.Key
+	}
+	now := make(map[string]bool, len(keys))
+	var rerender []releaseKey
+	for _, k := range keys {
+		now[k.String()] = true
+		if was, ok := prev[k.String()]; k.Key == "" || !ok || was != k.Key {
+			rerender = append(rerender, k)
+		}
+	}
+	var removed []Release
+	for _, r := range s.Releases {
+		if !now[r.Namespace+"/"+r.Name] {
+			removed = append(removed, Release{Name: r.Name, Namespace: r.Namespace, Chart: r.Chart})
+		}
+	}
+	if readers != nil && (len(rerender) > 0 || len(removed) > 0 || kustomize) {
+		picked := map[string]bool{}
+		for _, k := range rerender {
+			picked[k.String()] = true
+		}
+		for _, k := range keys {
+			if !picked[k.String()] && readers(k.Release) {
+				rerender = append(rerender, k)
+			}
+		}
+	}
+	return rerender, removed
+}
+
+// configHashReaders returns which releases a configHash transform can annotate (their
+// workloads' hash covers ConfigMaps and ExternalSecrets of any release in the namespace),
+// or nil when configroot.yaml has no configHash rule.
+func configHashReaders(cfg Config) func(Release) bool {
+	rules := cfg.Transforms.Rules
+	if cfg.Transforms.JenkinsX {
+		rules = append(transform.JenkinsXRules(), rules...)
+	}
+	var names []string
+	found := false
+	for _, r := range rules {
+		if r.ConfigHash == "" {
+			continue
+		}
+		found = true
+		if len(r.Match.Releases) == 0 {
+			return func(Release) bool { return true }
+		}
+		names = append(names, r.Match.Releases...)
+	}
+	if !found {
+		return nil
+	}
+	return func(r Release) bool {
+		for _, n := range names {
+			if n == r.Name || n == r.Folder() {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// clusterScopedKinds returns the kinds of the state's cluster-scoped CRDs.
+func (s cacheState) clusterScopedKinds() []string {
+	kinds := make([]string, 0, len(s.ClusterScoped))
+	for _, k := range s.ClusterScoped {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+// nextClusterScoped returns the cluster-scoped CRD files of files: a file the render left
+// as it was keeps its entry of prev, the others are read.
+func nextClusterScoped(files, old Files, prev cacheState, hit bool) map[string]string {
+	scoped := map[string]string{}
+	for p, data := range files {
+		if !strings.HasPrefix(p, DirCRDs+"/") {
+			continue
+		}
+		if hit {
+			if was, ok := old[p]; ok && bytes.Equal(was, data) {
+				if kind, ok := prev.ClusterScoped[p]; ok {
+					scoped[p] = kind
+				}
+				continue
+			}
+		}
+		if kind, ok := clusterScopedKind(p, data); ok {
+			scoped[p] = kind
+		}
+	}
+	return scoped
+}
+
+func releasesOf(keys []releaseKey) []Release {
+	rs := make([]Release, len(keys))
+	for i, k := range keys {
+		rs[i] = k.Release
+	}
+	return rs
+}
+
+// selectorsOf returns one helmfile selector per release: its name and namespace labels
+// (helmfile gives every release both); a release without a namespace has an empty
+// namespace label, which a selector cannot name, so its name alone selects it.
+func selectorsOf(keys []releaseKey) []string {
+	sels := make([]string, len(keys))
+	for i, k := range keys {
+		sels[i] = "name=" + k.Name + ",namespace=" + k.Namespace
+		if k.Namespace == HermeticNamespace {
+			sels[i] = "name=" + k.Name
+		}
+	}
+	return sels
+}
+
+// treeDigest is the hex SHA-256 of a config-root: each file's path and the SHA-256 of its
+// content, in path order. nil (no config-root) and an empty one have the same digest.
+// sums holds file digests already known (those of the tree the render started from): a
+// file that is the very same slice as the one digested there is not read again; the
+// others are digested on every core. It returns the file digests of files.
+func treeDigest(files Files, known fileSums) (string, fileSums) {
+	paths := files.Paths()
+	sums := make([][sha256.Size]byte, len(paths))
+	_ = forEach(len(paths), func(i int) error {
+		data := files[paths[i]]
+		if k, ok := known[paths[i]]; ok && len(data) > 0 && len(k.data) == len(data) && &k.data[0] == &data[0] {
+			sums[i] = k.sum
+		} else {
+			sums[i] = sha256.Sum256(data)
+		}
+		return nil
+	})
+	h := sha256.New()
+	out := make(fileSums, len(paths))
+	for i, p := range paths {
+		writeField(h, p, sums[i][:])
+		out[p] = fileSum{data: files[p], sum: sums[i]}
+	}
+	return hex.EncodeToString(h.Sum(nil)), out
+}
+
+// fileSums are the SHA-256 digests of the files of a tree, by path, with the content they
+// were computed from.
+type fileSums map[string]fileSum
+
+type fileSum struct {
+	data []byte
+	sum  [sha256.Size]byte
+}
+
+// stateStore is the folder of one configuration's states, one JSON file per config-root
+// digest.
+type stateStore struct {
+	dir string
+}
+
+// load returns the state saved for the config-root of digest, and whether there is one; an
+// unreadable or foreign state is a miss (said on log), never an error.
+func (s stateStore) load(digest string, log interface{ Write([]byte) (int, error) }) (cacheState, bool) {
+	file := filepath.Join(s.dir, digest+".json")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(log, "cache: %v\n", err)
+		}
+		return cacheState{}, false
+	}
+	var st cacheState
+	if err := json.Unmarshal(data, &st); err != nil || st.Format != cacheFormat {
+		fmt.Fprintf(log, "cache: %s is not a state this configroot wrote: ignored\n", file)
+		return cacheState{}, false
+	}
+	now := time.Now()
+	_ = os.Chtimes(file, now, now) // most recently used: pruned last
+	return st, true
+}
+
+// save writes st as the state of the config-root of digest (a temporary file renamed into
+// place, so that a reader never sees half of it) and prunes the oldest states beyond
+// maxStates.
+func (s stateStore) save(digest string, st cacheState) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", s.dir, err)
+	}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("save %s: %w", s.dir, err)
+	}
+	tmp, err := os.CreateTemp(s.dir, ".state-")
+	if err != nil {
+		return fmt.Errorf("save %s: %w", s.dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, digest+".json")); err != nil {
+		return fmt.Errorf("save %s: %w", s.dir, err)
+	}
+	return s.prune()
+}
+
+// prune removes the least recently used states beyond maxStates.
+func (s stateStore) prune() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("prune %s: %w", s.dir, err)
+	}
+	type state struct {
+		name string
+		used time.Time
+	}
+	var states []state
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		states = append(states, state{e.Name(), info.ModTime()})
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].used.After(states[j].used) })
+	for _, st := range states[min(len(states), maxStates):] {
+		if err := os.Remove(filepath.Join(s.dir, st.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("prune %s: %w", s.dir, err)
+		}
+	}
+	return nil
+}

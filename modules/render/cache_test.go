@@ -1,0 +1,194 @@
+package render_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/configroot/configroot/internal/testutil"
+	"github.com/configroot/configroot/modules/render"
+	"github.com/configroot/configroot/modules/secrets"
+)
+
+// cacheRepo is a cluster repo for the cache's tests: the example (local charts, a Secret
+// with values, a kustomize folder, a cluster-scoped CRD) plus the real External Secrets
+// chart from a local folder and the real cert-manager chart from a chart repository on
+// 127.0.0.1, which serves it in two versions.
+type cacheRepo struct {
+	dir       string
+	chartRepo string
+}
+
+func newCacheRepo(t *testing.T) cacheRepo {
+	t.Helper()
+	repo := cacheRepo{dir: exampleRepo(t)}
+	testutil.ExternalSecretsChart(t, filepath.Join(repo.dir, "charts"))
+	charts := t.TempDir()
+	v1 := testutil.CertManagerChart(t, charts)
+	v2 := testutil.CopyDir(t, v1)
+	chartYAML := filepath.Join(v2, "Chart.yaml")
+	data, err := os.ReadFile(chartYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("version: "+certManagerVersion), []byte("version: v1.18.3"), 1)
+	if err := os.WriteFile(chartYAML, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo.chartRepo = testutil.ChartRepository(t, testutil.PackageCharts(t, v1, v2), nil)
+	return repo
+}
+
+// release is one release entry of the test's helmfile.
+type cacheRelease struct {
+	name, namespace, chart, version, values, extra string
+}
+
+func (r cacheRepo) writeHelmfile(t *testing.T, releases []cacheRelease) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("environments:\n  default:\n    values:\n      - env/default.yaml\n---\n")
+	b.WriteString("repositories:\n  - name: jetstack\n    url: " + r.chartRepo + "\nreleases:\n")
+	for _, rel := range releases {
+		b.WriteString("  - name: " + rel.name + "\n    namespace: " + rel.namespace + "\n    chart: " + rel.chart + "\n")
+		if rel.version != "" {
+			b.WriteString("    version: " + rel.version + "\n")
+		}
+		if rel.values != "" {
+			b.WriteString("    values:\n      - " + rel.values + "\n")
+		}
+		b.WriteString(rel.extra)
+	}
+	writeFile(t, filepath.Join(r.dir, "helmfile.yaml"), b.String())
+}
+
+// render renders the repo with the secrets conversion, into out, with the cache in cache
+// ("" for none).
+func (r cacheRepo) render(t *testing.T, out, cache string, log *bytes.Buffer) render.Result {
+	t.Helper()
+	mapping, err := secrets.LoadMapping(r.dir, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO, Partial: cache != ""}}
+	o := render.Options{Source: r.dir, Output: out, Filters: conv.Filters(), Cache: cache, FiltersKey: "eso"}
+	if log != nil {
+		o.Progress, o.Log = log, log
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := render.Render(ctx, o)
+	if err != nil {
+		t.Fatalf("render %s (cache %q): %v", r.dir, cache, err)
+	}
+	return res
+}
+
+// TestCacheGivesTheFullRender edits a repo of real charts step by step (values, a remote
+// chart's version, a local chart, a release removed, one added, a namespace changed, a
+// release the cache cannot key, config-root edited by hand) and requires, after each edit,
+// the cached render to equal byte for byte a render without the cache, and to have run helm
+// for the releases the edit touched only. The cache folder never holds a Secret value.
+func TestCacheGivesTheFullRender(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := newCacheRepo(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	configRoot := filepath.Join(repo.dir, "config-root")
+	const marker = "cache-marker-3f9a1c77" // a database password: a Secret value
+	writeFile(t, filepath.Join(repo.dir, "values", "webapp-admin.yaml"),
+		"replicaCount: 1\ngreeting: admin console\nservice:\n  port: 8443\ndatabase:\n  user: admin\n  password: "+marker+"\n")
+	releases := []cacheRelease{
+		{name: "webapp", namespace: "apps", chart: "./charts/webapp", values: "values/webapp.yaml.gotmpl"},
+		{name: "webapp-admin", namespace: "apps", chart: "./charts/webapp", values: "values/webapp-admin.yaml"},
+		{name: "tenants", namespace: "operators", chart: "./charts/tenant-operator"},
+		{name: "base", namespace: "platform", chart: "./charts/platform"},
+		{name: "external-secrets", namespace: "external-secrets", chart: "./charts/external-secrets"},
+		{name: "cert-manager", namespace: "cert-manager", chart: "jetstack/cert-manager", version: certManagerVersion,
+			extra: "    set:\n      - name: crds.enabled\n        value: true\n"},
+	}
+	var log bytes.Buffer
+	step := func(name string, rendered int, hit bool) {
+		t.Helper()
+		full := filepath.Join(t.TempDir(), "config-root")
+		repo.render(t, full, "", nil)
+		res := repo.render(t, configRoot, cache, &log)
+		if diff := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, configRoot)); diff != "" {
+			t.Fatalf("%s: the cached render differs from the full render:\n%s", name, diff)
+		}
+		if c := res.Cache; c == nil || c.Hit != hit || c.Rendered != rendered {
+			t.Errorf("%s: cache %+v, want hit=%t and %d releases rendered", name, c, hit, rendered)
+		}
+	}
+	repo.writeHelmfile(t, releases)
+	step("first render", 6, false)
+	step("unchanged", 0, true)
+
+	writeFile(t, filepath.Join(repo.dir, "values", "webapp-admin.yaml"),
+		"replicaCount: 2\ngreeting: admin console\nservice:\n  port: 8443\ndatabase:\n  user: admin\n  password: "+marker+"-2\n")
+	step("values of webapp-admin", 1, true)
+
+	releases[5].version = "v1.18.3"
+	repo.writeHelmfile(t, releases)
+	step("cert-manager's version", 1, true)
+
+	cm := filepath.Join(repo.dir, "charts", "webapp", "templates", "configmap.yaml")
+	data, err := os.ReadFile(cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cm, strings.Replace(string(data), "data:", "data:\n  edited: \"yes\"", 1))
+	step("the webapp chart", 2, true) // webapp and webapp-admin
+
+	releases = append(releases[:2], releases[3:]...) // tenants: a CRD, cluster resources, its namespace
+	repo.writeHelmfile(t, releases)
+	step("tenants removed", 0, true)
+
+	releases = append(releases, cacheRelease{name: "tenants-b", namespace: "operators-b", chart: "./charts/tenant-operator"})
+	repo.writeHelmfile(t, releases)
+	step("tenants-b added", 1, true)
+
+	releases[1].namespace = "apps-admin"
+	repo.writeHelmfile(t, releases)
+	step("webapp-admin moved to apps-admin", 1, true)
+
+	releases[2].extra = "    hooks:\n      - events: [prepare]\n        command: \"true\"\n"
+	repo.writeHelmfile(t, releases)
+	step("base has a hook", 1, true)
+	step("base has a hook, unchanged", 1, true)
+	if !strings.Contains(log.String(), "cache: release platform/base is rendered every time: its hooks may read or run what the cache cannot see") {
+		t.Errorf("no note says why platform/base is not cached:\n%s", log.String())
+	}
+
+	writeFile(t, filepath.Join(configRoot, "namespaces", "apps", "edited-by-hand.yaml"), "kind: ConfigMap\n")
+	step("config-root edited by hand", 6, false)
+
+	// The cache holds keys and digests only: no Secret value, in any file.
+	states := 0
+	err = filepath.WalkDir(cache, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		states++
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(data, []byte(marker)) {
+			t.Errorf("%s holds a Secret value", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if states == 0 {
+		t.Fatal("the cache folder holds no state")
+	}
+	if strings.Contains(log.String(), marker) {
+		t.Errorf("the render's output shows a Secret value")
+	}
+}

@@ -1,0 +1,338 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// cacheFormat names the layout of the cache's keys and states; a change to either (or to
+// what a key covers) changes it, so that an older cache is never read as a newer one.
+const cacheFormat = "configroot-render-cache/v1"
+
+// BuildArgs returns the argument list of `helmfile build --embed-values` (without the
+// program name): every release of the helmfile in o's environment as helmfile resolved it
+// (templates rendered, values files read and embedded), which is what the cache keys a
+// release's output on. It needs no chart of a chart repository (OCI charts are pulled, as
+// helmfile template would).
+func BuildArgs(o TemplateOptions) []string {
+	o.Selectors = nil
+	return append(globalArgs(o), "build", "--embed-values")
+}
+
+// releaseKey is one release of the helmfile and the cache key of its output.
+type releaseKey struct {
+	Release
+	// Key is the hex SHA-256 of everything the release's `helm template` output depends
+	// on; empty when the release is not cacheable.
+	Key string
+	// Reason says why the release is not cacheable ("it has hooks").
+	Reason string
+}
+
+// cacheableFields are the fields of a release of `helmfile build` whose whole effect on the
+// release's output is in the build's text: its identity, its chart reference, its values
+// (embedded) and install-time flags helm template ignores (helmfile pkg/state ReleaseSpec).
+// A release with any other field (hooks that run commands, chartify's patches and
+// transformers, a post-renderer, set from a file) is rendered every time.
+var cacheableFields = map[string]bool{
+	"name": true, "namespace": true, "chart": true, "chartPath": true, "version": true, "labels": true,
+	"values": true, "secrets": true, "set": true, "installed": true, "condition": true, "createNamespace": true,
+	"apiVersions": true, "kubeVersion": true, "needs": true, "wait": true, "waitForJobs": true, "timeout": true,
+	"atomic": true, "force": true, "recreatePods": true, "historyMax": true, "cleanupOnFail": true,
+	"disableValidation": true, "disableOpenAPIValidation": true, "disableValidationOnInstall": true,
+	"missingFileHandler": true, "skipDeps": true, "verify": true, "devel": true, "reuseValues": true,
+	"kubeContext": true, "description": true,
+}
+
+// exactVersion matches a chart version that names one chart: semantic version 2.0, with an
+// optional leading v, and no range operator (helm resolves "~1.2", ">=1" or an empty
+// version to the newest chart that matches, which changes as the repository does).
+var exactVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+
+// releaseKeys reads the output of `helmfile build --embed-values` and returns each release
+// with its key: SHA-256 of global (what every release depends on: tool versions, flags,
+// configroot.yaml), the part of the helmfile document it is in that is not releases
+// (repositories, helm defaults), the release entry itself, the environment's values when a
+// condition reads them, and the content of its chart (a local folder's files; for a chart
+// of a repository, its exact version, in the entry). Releases are sorted by namespace and
+// name.
+func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, error) {
+	docs, err := (&kio.ByteReader{Reader: bytes.NewReader(build), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		return nil, fmt.Errorf("helmfile build: unexpected output: %w", err)
+	}
+	charts := chartDigests{source: source, sums: map[string]chartDigest{}}
+	var keys []releaseKey
+	for _, doc := range docs {
+		releases, err := doc.Pipe(yaml.Lookup("releases"))
+		if err != nil {
+			return nil, fmt.Errorf("helmfile build: %w", err)
+		}
+		common := doc.Copy()
+		for _, f := range []string{"releases", "renderedvalues"} {
+			if _, err := common.Pipe(yaml.Clear(f)); err != nil {
+				return nil, fmt.Errorf("helmfile build: %w", err)
+			}
+		}
+		commonJSON, err := common.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("helmfile build: %w", err)
+		}
+		var envJSON []byte
+		if env := doc.Field("renderedvalues"); env != nil {
+			if envJSON, err = env.Value.MarshalJSON(); err != nil {
+				return nil, fmt.Errorf("helmfile build: %w", err)
+			}
+		}
+		if releases == nil {
+			continue
+		}
+		elements, err := releases.Elements()
+		if err != nil {
+			return nil, fmt.Errorf("helmfile build: releases: %w", err)
+		}
+		for _, rel := range elements {
+			k, err := keyRelease(rel, global, commonJSON, envJSON, &charts)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	return keys, nil
+}
+
+// keyRelease keys one release entry of helmfile build.
+func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, charts *chartDigests) (releaseKey, error) {
+	str := func(field string) string {
+		if f := rel.Field(field); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
+			return f.Value.YNode().Value
+		}
+		return ""
+	}
+	k := releaseKey{Release: Release{Name: str("name"), Namespace: str("namespace"), Chart: chartName(str("chart"))}}
+	if k.Name == "" {
+		return releaseKey{}, errors.New("helmfile build: a release has no name")
+	}
+	if k.Namespace == "" {
+		k.Namespace = HermeticNamespace
+	}
+	fields, err := rel.Fields()
+	if err != nil {
+		return releaseKey{}, fmt.Errorf("helmfile build: release %s: %w", k, err)
+	}
+	for _, f := range fields {
+		if !cacheableFields[f] {
+			k.Reason = fmt.Sprintf("its %s may read or run what the cache cannot see", f)
+			return k, nil
+		}
+	}
+	if set := rel.Field("set"); set != nil && strings.Contains(set.Value.MustString(), "file:") {
+		if entries, _ := set.Value.Elements(); hasField(entries, "file") {
+			k.Reason = "it sets a value from a file"
+			return k, nil
+		}
+	}
+	var chart chartDigest
+	if p := str("chartPath"); p != "" {
+		chart = charts.folder(p)
+	} else if v := str("version"); !exactVersion.MatchString(v) {
+		chart.reason = fmt.Sprintf("its chart %s has no exact version (%q): the chart repository decides which it gets", str("chart"), v)
+	}
+	if chart.reason != "" {
+		k.Reason = chart.reason
+		return k, nil
+	}
+	relJSON, err := rel.MarshalJSON()
+	if err != nil {
+		return releaseKey{}, fmt.Errorf("helmfile build: release %s: %w", k, err)
+	}
+	h := sha256.New()
+	writeField(h, "global", global)
+	writeField(h, "helmfile", commonJSON)
+	writeField(h, "release", relJSON)
+	if rel.Field("condition") != nil {
+		writeField(h, "environment", envJSON)
+	}
+	writeField(h, "chart", chart.sum)
+	k.Key = hex.EncodeToString(h.Sum(nil))
+	return k, nil
+}
+
+func hasField(nodes []*yaml.RNode, field string) bool {
+	for _, n := range nodes {
+		if n.Field(field) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// writeField writes a named, length-prefixed part of a key, so that no two different
+// sequences of parts hash the same bytes.
+func writeField(h hash.Hash, name string, data []byte) {
+	fmt.Fprintf(h, "%s %d\n", name, len(data))
+	h.Write(data)
+}
+
+// chartDigest is the digest of a local chart folder, or why it cannot be keyed.
+type chartDigest struct {
+	sum    []byte
+	reason string
+}
+
+// chartDigests digests local chart folders, each once per render (fifty releases of one
+// chart read it once).
+type chartDigests struct {
+	source string
+	sums   map[string]chartDigest
+}
+
+// folder returns the digest of the chart folder p (relative to the repo, or absolute: an
+// OCI chart helmfile pulled): every file's path, mode and content, in lexical order. A
+// chart whose dependencies come from a repository without a Chart.lock cannot be keyed:
+// `helm dependency build` would resolve their version ranges anew.
+func (c *chartDigests) folder(p string) chartDigest {
+	dir := p
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(c.source, filepath.FromSlash(p))
+	}
+	if d, ok := c.sums[dir]; ok {
+		return d
+	}
+	d := digestChart(dir)
+	c.sums[dir] = d
+	return d
+}
+
+func digestChart(dir string) chartDigest {
+	var meta struct {
+		Dependencies []struct {
+			Repository string `json:"repository"`
+		} `json:"dependencies"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "Chart.yaml"))
+	if err != nil {
+		return chartDigest{reason: fmt.Sprintf("its chart folder cannot be read (%v)", err)}
+	}
+	if err := sigsyaml.Unmarshal(data, &meta); err != nil {
+		return chartDigest{reason: fmt.Sprintf("its chart's Chart.yaml cannot be read (%v)", err)}
+	}
+	for _, dep := range meta.Dependencies {
+		if dep.Repository != "" && !strings.HasPrefix(dep.Repository, "file://") {
+			if _, err := os.Stat(filepath.Join(dir, "Chart.lock")); err != nil {
+				return chartDigest{reason: "its chart's dependencies come from a repository and have no Chart.lock"}
+			}
+			break
+		}
+	}
+	h := sha256.New()
+	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		info, err := os.Stat(p) // a symbolic link counts as what it points to, as helm reads it
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fmt.Fprintf(h, "%s %o %d\n", filepath.ToSlash(rel), info.Mode().Perm(), info.Size())
+		_, err = io.Copy(h, f)
+		return err
+	})
+	if err != nil {
+		return chartDigest{reason: fmt.Sprintf("its chart folder cannot be read (%v)", err)}
+	}
+	return chartDigest{sum: h.Sum(nil)}
+}
+
+// toolVersions runs `<helm> version --short` and `<helmfile> version -o short` through the
+// runner and returns their output: part of every key, since another helm or helmfile may
+// render the same inputs differently.
+func toolVersions(ctx context.Context, o Options, tmpl TemplateOptions) (string, error) {
+	helm := tmpl.HelmBinary
+	if helm == "" {
+		helm = "helm"
+	}
+	cmds := []Command{
+		{Dir: o.Source, Name: helm, Args: []string{"version", "--short"}, Env: o.helmfileEnv(), Unset: UnsetVariables},
+		{Dir: o.Source, Name: o.Helmfile, Args: []string{"version", "--output", "short"},
+			Env: append(o.helmfileEnv(), "HELMFILE_UPGRADE_NOTICE_DISABLED=true"), Unset: UnsetVariables},
+	}
+	outs := make([]bytes.Buffer, len(cmds))
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i := range cmds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = o.Runner.Run(ctx, cmds[i], &outs[i], io.Discard)
+		}()
+	}
+	wg.Wait()
+	var b strings.Builder
+	for i, c := range cmds {
+		if errs[i] != nil {
+			return "", fmt.Errorf("render cache: %s %s: %w", c.Name, strings.Join(c.Args, " "), errs[i])
+		}
+		fmt.Fprintf(&b, "%s: %s\n", filepath.Base(c.Name), strings.TrimSpace(outs[i].String()))
+	}
+	return b.String(), nil
+}
+
+// selfVersion names the configroot build: its module version and VCS revision, and, for a
+// build from a modified or unversioned tree (a developer's), the executable's size and
+// modification time, so that a rebuilt configroot never reads keys an older one wrote.
+func selfVersion() string {
+	var b strings.Builder
+	devel := true
+	if info, ok := debug.ReadBuildInfo(); ok {
+		b.WriteString(info.Main.Path + "@" + info.Main.Version)
+		devel = info.Main.Version == "" || info.Main.Version == "(devel)"
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.WriteString(" " + s.Value)
+				devel = false
+			case "vcs.modified":
+				b.WriteString(" modified=" + s.Value)
+				devel = devel || s.Value == "true"
+			}
+		}
+	}
+	if devel {
+		if exe, err := os.Executable(); err == nil {
+			if info, err := os.Stat(exe); err == nil {
+				fmt.Fprintf(&b, " %s %d %d", exe, info.Size(), info.ModTime().UnixNano())
+			}
+		}
+	}
+	return b.String()
+}
