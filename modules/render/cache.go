@@ -11,12 +11,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/configroot/configroot/modules/render/transform"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // CacheStats says what a cached render did.
@@ -43,6 +47,8 @@ const maxStates = 16
 type cacheState struct {
 	Format   string          `json:"format"`
 	Releases []cachedRelease `json:"releases"`
+	// Shared are the generated files (ClusterSecretStores) some release needs (SetUses).
+	Shared []string `json:"shared,omitempty"`
 	// ClusterScoped maps each CRD file of the config-root that defines a cluster-scoped
 	// kind to that kind ("<group>/<kind>"): a partial render needs them, and parsing the
 	// CRDs again costs more than the rest of it.
@@ -55,6 +61,8 @@ type cachedRelease struct {
 	Namespace string `json:"namespace"`
 	Chart     string `json:"chart"`
 	Key       string `json:"key,omitempty"`
+	// Uses are the generated files the release's resources need (SetUses).
+	Uses []string `json:"uses,omitempty"`
 }
 
 // renderCached renders the repo like Render without selectors, but runs helm only for the
@@ -105,6 +113,9 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	}
 	var c Collected
 	var files Files
+	u := usage{}
+	var rerender []releaseKey
+	var removed []Release
 	if !hit {
 		fmt.Fprintf(o.Progress, "cache: no cached render of %s with these inputs: rendering every release\n", o.Output)
 		c, err = o.collect(ctx, cfg, tmpl, collectPlan{kustomize: true, template: true})
@@ -112,11 +123,11 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 			return Result{}, err
 		}
 		stats.Rendered = len(keys)
-		if files, err = c.layoutOver(o, nil, nil); err != nil {
+		if files, err = c.layoutOver(o, nil, nil, u); err != nil {
 			return Result{}, err
 		}
 	} else {
-		rerender, removed := prev.changes(keys, configHashReaders(cfg), len(cfg.Kustomize) > 0)
+		rerender, removed = prev.changes(keys, configHashReaders(cfg), len(cfg.Kustomize) > 0)
 		stats.Rendered, stats.Removed, stats.Reused = len(rerender), len(removed), len(keys)-len(rerender)
 		fmt.Fprintf(o.Progress, "cache: %d releases reused, %d rendered, %d removed\n", stats.Reused, stats.Rendered, stats.Removed)
 		if len(rerender) == 0 && len(removed) == 0 && len(cfg.Kustomize) == 0 {
@@ -130,8 +141,24 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 			if err != nil {
 				return Result{}, err
 			}
-			if files, err = c.layoutOver(o, old, prev.clusterScopedKinds()); err != nil {
+			if files, err = c.layoutOver(o, old, prev.clusterScopedKinds(), u); err != nil {
 				return Result{}, err
+			}
+		}
+	}
+	uses := prev.nextUses(keys, rerender, hit, u)
+	shared := map[string]bool{}
+	for _, paths := range uses {
+		for _, p := range paths {
+			shared[p] = true
+		}
+	}
+	if hit {
+		// A generated file no release needs any more goes, as a full render would not
+		// write it; the partial merge kept it.
+		for _, p := range prev.Shared {
+			if !shared[p] {
+				delete(files, p)
 			}
 		}
 	}
@@ -142,9 +169,10 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	if res.Files, err = writeAtomic(o.Output, files, old); err != nil {
 		return Result{}, err
 	}
-	next := cacheState{Format: cacheFormat, ClusterScoped: nextClusterScoped(files, old, prev, hit)}
+	next := cacheState{Format: cacheFormat, ClusterScoped: nextClusterScoped(files, old, prev, hit), Shared: sortedKeys(shared)}
 	for _, k := range keys {
-		next.Releases = append(next.Releases, cachedRelease{Name: k.Name, Namespace: k.Namespace, Chart: k.Chart, Key: k.Key})
+		next.Releases = append(next.Releases, cachedRelease{Name: k.Name, Namespace: k.Namespace, Chart: k.Chart, Key: k.Key,
+			Uses: uses[k.String()]})
 	}
 	digest, _ := treeDigest(files, oldSums)
 	if err := store.save(digest, next); err != nil {
@@ -274,6 +302,60 @@ func configHashReaders(cfg Config) func(Release) bool {
 		}
 		return false
 	}
+}
+
+// usage maps a release ("<namespace>/<name>", by helm's annotations; "/" for resources
+// without them: the kustomize folders') to the paths of the generated files its resources
+// need (SetUses).
+type usage map[string][]string
+
+// recordUses returns a filter that adds to u what the resources it sees need of the
+// generated ones, and changes nothing. It runs after Layout, which set their paths.
+func recordUses(u usage) kio.Filter {
+	return kio.FilterFunc(func(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+		generated := map[string]string{}
+		for _, n := range nodes {
+			if annotation(n, annotationGenerated) != "" {
+				generated[n.GetKind()+"/"+n.GetName()] = annotation(n, kioutil.PathAnnotation)
+			}
+		}
+		for _, n := range nodes {
+			used := annotation(n, annotationUses)
+			p, ok := generated[used]
+			if used == "" || !ok {
+				continue
+			}
+			rel := annotation(n, AnnotationReleaseNamespace) + "/" + annotation(n, AnnotationReleaseName)
+			if !slices.Contains(u[rel], p) {
+				u[rel] = append(u[rel], p)
+				sort.Strings(u[rel])
+			}
+		}
+		return nodes, nil
+	})
+}
+
+// nextUses returns the generated files each release needs after a render: what this
+// render recorded (u) for the releases it rendered, the state's for the others, and the
+// kustomize folders' (rendered every time, under "/").
+func (s cacheState) nextUses(keys, rerender []releaseKey, hit bool, u usage) usage {
+	next := usage{"/": u["/"]}
+	rendered := map[string]bool{}
+	for _, k := range rerender {
+		rendered[k.String()] = true
+	}
+	prev := map[string][]string{}
+	for _, r := range s.Releases {
+		prev[r.Namespace+"/"+r.Name] = r.Uses
+	}
+	for _, k := range keys {
+		if !hit || rendered[k.String()] {
+			next[k.String()] = u[k.String()]
+		} else {
+			next[k.String()] = prev[k.String()]
+		}
+	}
+	return next
 }
 
 // clusterScopedKinds returns the kinds of the state's cluster-scoped CRDs.

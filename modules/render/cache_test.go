@@ -110,6 +110,21 @@ func TestCacheGivesTheFullRender(t *testing.T) {
 		{name: "cert-manager", namespace: "cert-manager", chart: "jetstack/cert-manager", version: certManagerVersion,
 			extra: "    set:\n      - name: crds.enabled\n        value: true\n"},
 	}
+	// webapp-admin's Secret alone goes to Google Secret Manager: its ClusterSecretStore
+	// must go when that release no longer has it (moved to another namespace, below).
+	writeFile(t, filepath.Join(repo.dir, ".jx", "secret", "mapping", "secret-mappings.yaml"), `apiVersion: secret.jenkins-x.io/v1alpha1
+kind: SecretMapping
+spec:
+  defaults:
+    backendType: vault
+    gcpSecretsManager:
+      projectId: my-project
+  secrets:
+    - name: webapp-admin-db
+      namespace: apps
+      backendType: gcpSecretsManager
+`)
+	gcpStore := filepath.Join(configRoot, "cluster", "resources", "external-secrets", "secret-stores", "gcp-secrets-manager-clustersecretstore.yaml")
 	var log bytes.Buffer
 	step := func(name string, rendered int, hit bool) {
 		t.Helper()
@@ -151,9 +166,15 @@ func TestCacheGivesTheFullRender(t *testing.T) {
 	repo.writeHelmfile(t, releases)
 	step("tenants-b added", 1, true)
 
+	if _, err := os.Stat(gcpStore); err != nil {
+		t.Fatalf("webapp-admin's Secret has no ClusterSecretStore: %v", err)
+	}
 	releases[1].namespace = "apps-admin"
 	repo.writeHelmfile(t, releases)
 	step("webapp-admin moved to apps-admin", 1, true)
+	if _, err := os.Stat(gcpStore); err == nil {
+		t.Fatal("the ClusterSecretStore no Secret uses any more is still there")
+	}
 
 	releases[2].extra = "    hooks:\n      - events: [prepare]\n        command: \"true\"\n"
 	repo.writeHelmfile(t, releases)
@@ -162,6 +183,15 @@ func TestCacheGivesTheFullRender(t *testing.T) {
 	if !strings.Contains(log.String(), "cache: release platform/base is rendered every time: its hooks may read or run what the cache cannot see") {
 		t.Errorf("no note says why platform/base is not cached:\n%s", log.String())
 	}
+
+	// A config hash on webapp's Deployment covers ConfigMaps of any release in its
+	// namespace: webapp is rendered whenever anything is (configroot.yaml changed: a miss).
+	writeFile(t, filepath.Join(repo.dir, "configroot.yaml"), "kubeVersion: v1.37.0\nkustomize:\n  - path: kustomize/monitoring-rules\n    namespace: monitoring\n"+
+		"transforms:\n  rules:\n    - match: {releases: [webapp]}\n      configHash: example.com/config-hash\n")
+	step("a configHash rule", 6, false)
+	releases[3].values = "values/webapp-admin.yaml" // external-secrets: a value it ignores
+	repo.writeHelmfile(t, releases)
+	step("external-secrets' values, with a configHash rule", 3, true) // and base, which has a hook
 
 	writeFile(t, filepath.Join(configRoot, "namespaces", "apps", "edited-by-hand.yaml"), "kind: ConfigMap\n")
 	step("config-root edited by hand", 6, false)

@@ -85,7 +85,7 @@ var writerClears = map[string]bool{
 	kioutil.PathAnnotation: true, kioutil.LegacyPathAnnotation: true,
 	kioutil.IndexAnnotation: true, kioutil.LegacyIndexAnnotation: true,
 	annotationNamespace: true, annotationFolder: true, annotationSource: true,
-	annotationFile: true, annotationGenerated: true,
+	annotationFile: true, annotationGenerated: true, annotationUses: true,
 }
 
 // clearAnnotations removes the annotations named in clear in one pass, and the annotations

@@ -30,6 +30,8 @@ const (
 	// is where it is filed, not a namespace a release installs into, so Layout writes no
 	// Namespace object for it.
 	annotationGenerated = "internal.configroot.dev/generated"
+	// annotationUses names, on a resource, the generated resource it needs (SetUses).
+	annotationUses = "internal.configroot.dev/uses"
 )
 
 // Release is a source of resources: a helmfile release (Chart set) or a kustomize folder.
@@ -71,6 +73,14 @@ func SetOrigin(n *yaml.RNode, r Release, source string) error {
 	return setAnnotations(n, [][2]string{{annotationNamespace, r.Namespace}, {annotationFolder, r.Folder()}, {annotationSource, source}, {annotationGenerated, "true"}})
 }
 
+// SetUses records that n needs the resource of kind and name that a filter generated and
+// filed with SetOrigin (an ExternalSecret its ClusterSecretStore). A full render writes
+// that resource while any release needs it; a cached render, which renders some releases
+// only, uses the record to keep it exactly as long (renderCached).
+func SetUses(n *yaml.RNode, kind, name string) error {
+	return setAnnotations(n, [][2]string{{annotationUses, kind + "/" + name}})
+}
+
 // CopyOrigin copies the origin of from (and its helm release annotations) to to, so that to
 // (an ExternalSecret made from a Secret) lands in the same folder as from would.
 func CopyOrigin(from, to *yaml.RNode) error {
@@ -99,7 +109,7 @@ func Source(n *yaml.RNode) string { return sourceOf(n) }
 // bookkeeping rather than the resource's own.
 func IsOriginAnnotation(key string) bool {
 	switch key {
-	case annotationNamespace, annotationFolder, annotationSource, annotationFile, annotationGenerated,
+	case annotationNamespace, annotationFolder, annotationSource, annotationFile, annotationGenerated, annotationUses,
 		AnnotationReleaseName, AnnotationReleaseNamespace:
 		return true
 	}

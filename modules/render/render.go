@@ -243,7 +243,7 @@ func Render(ctx context.Context, o Options) (Result, error) {
 		}
 		scoped = clusterScopedCRDs(old)
 	}
-	files, err := c.layoutOver(o, old, scoped)
+	files, err := c.layoutOver(o, old, scoped, nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -262,15 +262,20 @@ func Render(ctx context.Context, o Options) (Result, error) {
 // layoutOver runs the filters, Layout and the transforms over c and returns the files of
 // the new config-root. A partial render keeps the files of old (the config-root it
 // replaces) that belong to no selected release; clusterScoped are the cluster-scoped kinds
-// ("<group>/<kind>") the CRDs of old define.
-func (c Collected) layoutOver(o Options, old Files, clusterScoped []string) (Files, error) {
+// ("<group>/<kind>") the CRDs of old define. u, when not nil, receives what the rendered
+// resources need of the generated ones.
+func (c Collected) layoutOver(o Options, old Files, clusterScoped []string, u usage) (Files, error) {
 	layout := c.Layout()
 	var part partial
 	if c.Partial {
 		layout.ClusterScopedKinds = append(slices.Clip(layout.ClusterScopedKinds), clusterScoped...)
 		part = keptFiles(old, c.Releases, c.Selected, c.kustomizeNamespaces())
 	}
-	files, err := LayoutFiles(c.Nodes, append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(part.kept, o.Warn))...)
+	filters := append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(part.kept, o.Warn))
+	if u != nil {
+		filters = append(filters, recordUses(u))
+	}
+	files, err := LayoutFiles(c.Nodes, filters...)
 	if err != nil {
 		return nil, err
 	}

@@ -166,6 +166,11 @@ func (c Converter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: Secret %s: %w", render.Source(n), id, err)
 		}
+		if c.Format == FormatESO && !c.NoStores {
+			if err := render.SetUses(es, "ClusterSecretStore", st.name); err != nil {
+				return nil, fmt.Errorf("%s: Secret %s: %w", render.Source(n), id, err)
+			}
+		}
 		report.Converted = append(report.Converted, id)
 		if !hasData(entries) {
 			report.Placeholders = append(report.Placeholders, id)
