@@ -94,7 +94,12 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	}
 	keys, global, err := o.cacheKeys(ctx, cfg, tmpl)
 	if err != nil {
-		return Result{}, err
+		// helmfile template says best what is wrong (naming the release, the chart, the
+		// repository); if it succeeds, the render is right without the cache.
+		fmt.Fprintf(o.Progress, "cache: the releases cannot be keyed: rendering without the cache (-v says why)\n")
+		fmt.Fprintf(o.Log, "cache: %v\n", err)
+		o.Cache = ""
+		return Render(ctx, o)
 	}
 	old, err := readTree(o.Output)
 	if err != nil {

@@ -222,3 +222,24 @@ spec:
 		t.Errorf("the render's output shows a Secret value")
 	}
 }
+
+// TestCacheBrokenRepo: a repo helmfile cannot build gets the error a render without the
+// cache gives (naming the release and its chart), and config-root is untouched.
+func TestCacheBrokenRepo(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := exampleRepo(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	mustRender(t, repo, func(o *render.Options) { o.Cache = cache })
+	before := testutil.ReadTree(t, filepath.Join(repo, "config-root"))
+	if err := os.Remove(filepath.Join(repo, "values", "webapp-admin.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, plain := renderRepo(t, repo, nil)
+	_, cached := renderRepo(t, repo, func(o *render.Options) { o.Cache = cache })
+	if plain == nil || cached == nil || cached.Error() != plain.Error() {
+		t.Errorf("a broken repo: cached render error %v, want the render's own %v", cached, plain)
+	}
+	if d := testutil.DiffTrees(before, testutil.ReadTree(t, filepath.Join(repo, "config-root"))); d != "" {
+		t.Errorf("a failed cached render changed config-root:\n%s", d)
+	}
+}
