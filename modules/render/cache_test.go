@@ -21,6 +21,8 @@ import (
 type cacheRepo struct {
 	dir       string
 	chartRepo string
+	// sub adds sub/helmfile.yaml as a sub-helmfile.
+	sub bool
 }
 
 func newCacheRepo(t *testing.T) cacheRepo {
@@ -62,6 +64,9 @@ func (r cacheRepo) writeHelmfile(t *testing.T, releases []cacheRelease) {
 			b.WriteString("    values:\n      - " + rel.values + "\n")
 		}
 		b.WriteString(rel.extra)
+	}
+	if r.sub {
+		b.WriteString("helmfiles:\n  - path: sub/helmfile.yaml\n")
 	}
 	writeFile(t, filepath.Join(r.dir, "helmfile.yaml"), b.String())
 }
@@ -158,6 +163,23 @@ spec:
 	writeFile(t, cm, strings.Replace(string(data), "data:", "data:\n  edited: \"yes\"", 1))
 	step("the webapp chart", 2, true) // webapp and webapp-admin
 
+	// A sub-helmfile's chart folder is relative to it: sub/charts/webapp, a copy of the
+	// webapp chart, not charts/webapp.
+	if err := os.CopyFS(filepath.Join(repo.dir, "sub", "charts", "webapp"), os.DirFS(filepath.Join(repo.dir, "charts", "webapp"))); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(repo.dir, "sub", "helmfile.yaml"), "releases:\n  - name: sub-web\n    namespace: sub\n    chart: ./charts/webapp\n")
+	repo.sub = true
+	repo.writeHelmfile(t, releases)
+	step("a sub-helmfile", 7, true) // the helmfiles entry is in every root release's key
+	subCM := filepath.Join(repo.dir, "sub", "charts", "webapp", "templates", "configmap.yaml")
+	data, err = os.ReadFile(subCM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, subCM, strings.Replace(string(data), "data:", "data:\n  sub: \"yes\"", 1))
+	step("the sub-helmfile's chart", 1, true)
+
 	releases = append(releases[:2], releases[3:]...) // tenants: a CRD, cluster resources, its namespace
 	repo.writeHelmfile(t, releases)
 	step("tenants removed", 0, true)
@@ -188,13 +210,13 @@ spec:
 	// namespace: webapp is rendered whenever anything is (configroot.yaml changed: a miss).
 	writeFile(t, filepath.Join(repo.dir, "configroot.yaml"), "kubeVersion: v1.37.0\nkustomize:\n  - path: kustomize/monitoring-rules\n    namespace: monitoring\n"+
 		"transforms:\n  rules:\n    - match: {releases: [webapp]}\n      configHash: example.com/config-hash\n")
-	step("a configHash rule", 6, false)
+	step("a configHash rule", 7, false)
 	releases[3].values = "values/webapp-admin.yaml" // external-secrets: a value it ignores
 	repo.writeHelmfile(t, releases)
 	step("external-secrets' values, with a configHash rule", 3, true) // and base, which has a hook
 
 	writeFile(t, filepath.Join(configRoot, "namespaces", "apps", "edited-by-hand.yaml"), "kind: ConfigMap\n")
-	step("config-root edited by hand", 6, false)
+	step("config-root edited by hand", 7, false)
 
 	// The cache holds keys and digests only: no Secret value, in any file.
 	states := 0

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 
-	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -75,13 +74,25 @@ var exactVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+
 // of a repository, its exact version, in the entry). Releases are sorted by namespace and
 // name.
 func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, error) {
-	docs, err := (&kio.ByteReader{Reader: bytes.NewReader(build), OmitReaderAnnotations: true}).Read()
-	if err != nil {
-		return nil, fmt.Errorf("helmfile build: unexpected output: %w", err)
-	}
-	charts := chartDigests{source: source, sums: map[string]chartDigest{}}
+	charts := chartDigests{sums: map[string]chartDigest{}}
 	var keys []releaseKey
-	for _, doc := range docs {
+	for _, chunk := range splitDocuments(build) {
+		doc, err := yaml.Parse(string(chunk))
+		if errors.Is(err, io.EOF) || (err == nil && doc.IsNilOrEmpty()) {
+			continue // nothing but comments
+		}
+		if err != nil {
+			return nil, fmt.Errorf("helmfile build: unexpected output: %w", err)
+		}
+		// A helmfile's chartPath is relative to its own folder: helmfile names the file of
+		// each document in a "#  Source: <path>" line (a sub-helmfile's is not the repo's).
+		dir := ""
+		if m := sourceLine.FindSubmatch(chunk); m != nil {
+			dir = filepath.Dir(strings.TrimSpace(string(m[1])))
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(source, dir)
+			}
+		}
 		releases, err := doc.Pipe(yaml.Lookup("releases"))
 		if err != nil {
 			return nil, fmt.Errorf("helmfile build: %w", err)
@@ -110,7 +121,7 @@ func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, erro
 			return nil, fmt.Errorf("helmfile build: releases: %w", err)
 		}
 		for _, rel := range elements {
-			k, err := keyRelease(rel, global, commonJSON, envJSON, &charts)
+			k, err := keyRelease(rel, global, commonJSON, envJSON, dir, &charts)
 			if err != nil {
 				return nil, err
 			}
@@ -121,8 +132,36 @@ func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, erro
 	return keys, nil
 }
 
+// sourceLine is the comment helmfile build puts at the top of each document, naming the
+// helmfile it comes from.
+var sourceLine = regexp.MustCompile(`(?m)^#\s+Source:\s*(.+)$`)
+
+// splitDocuments splits a YAML stream at its "---" lines (the embedded values are block
+// content, indented: a "---" line is always a document marker).
+func splitDocuments(data []byte) [][]byte {
+	var docs [][]byte
+	start := 0
+	for i := 0; i <= len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		if end < 0 {
+			end = len(data) - i
+		}
+		line := bytes.TrimRight(data[i:i+end], "\r \t")
+		if bytes.Equal(line, []byte("---")) {
+			docs = append(docs, data[start:i])
+			start = i + end + 1
+		}
+		i += end + 1
+	}
+	if start < len(data) {
+		docs = append(docs, data[start:])
+	}
+	return docs
+}
+
 // keyRelease keys one release entry of helmfile build.
-func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, charts *chartDigests) (releaseKey, error) {
+// dir is the folder of the release's helmfile ("" when helmfile build did not say).
+func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string, charts *chartDigests) (releaseKey, error) {
 	str := func(field string) string {
 		if f := rel.Field(field); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
 			return f.Value.YNode().Value
@@ -154,7 +193,7 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, charts *cha
 	}
 	var chart chartDigest
 	if p := str("chartPath"); p != "" {
-		chart = charts.folder(p)
+		chart = charts.folder(p, dir)
 	} else if v := str("version"); !exactVersion.MatchString(v) {
 		chart.reason = fmt.Sprintf("its chart %s has no exact version (%q): the chart repository decides which it gets", str("chart"), v)
 	}
@@ -203,18 +242,21 @@ type chartDigest struct {
 // chartDigests digests local chart folders, each once per render (fifty releases of one
 // chart read it once).
 type chartDigests struct {
-	source string
-	sums   map[string]chartDigest
+	sums map[string]chartDigest
 }
 
-// folder returns the digest of the chart folder p (relative to the repo, or absolute: an
-// OCI chart helmfile pulled): every file's path, mode and content, in lexical order. A
-// chart whose dependencies come from a repository without a Chart.lock cannot be keyed:
-// `helm dependency build` would resolve their version ranges anew.
-func (c *chartDigests) folder(p string) chartDigest {
-	dir := p
+// folder returns the digest of the chart folder p (relative to base, the folder of the
+// release's helmfile, or absolute: an OCI chart helmfile pulled): every file's path, mode
+// and content, in lexical order. A chart whose dependencies come from a repository without
+// a Chart.lock cannot be keyed: `helm dependency build` would resolve their version ranges
+// anew.
+func (c *chartDigests) folder(p, base string) chartDigest {
+	dir := filepath.FromSlash(p)
 	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(c.source, filepath.FromSlash(p))
+		if base == "" {
+			return chartDigest{reason: "helmfile build did not say which helmfile it is in, so its chart folder is unknown"}
+		}
+		dir = filepath.Join(base, dir)
 	}
 	if d, ok := c.sums[dir]; ok {
 		return d
