@@ -232,7 +232,7 @@ func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions
 	writeField(h, "kube-version", []byte(kube))
 	writeField(h, "args", []byte(strings.Join(tmpl.ExtraArgs, "\x00")))
 	global := h.Sum(nil)
-	keys, err := releaseKeys(build.Bytes(), global, o.Source)
+	keys, err := releaseKeys(build.Bytes(), global, o.Source, slices.Contains(tmpl.ExtraArgs, "--skip-deps"))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", file, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,19 @@ spec:
 	writeFile(t, subCM, strings.Replace(string(data), "data:", "data:\n  sub: \"yes\"", 1))
 	step("the sub-helmfile's chart", 1, true)
 
+	// An umbrella chart whose dependency is the webapp chart folder (file://): helmfile's
+	// helm dependency build packages it into charts/ on every render.
+	version := regexp.MustCompile(`(?m)^version: (.+)$`).FindStringSubmatch(string(readFile(t, filepath.Join(repo.dir, "charts", "webapp", "Chart.yaml"))))[1]
+	writeFile(t, filepath.Join(repo.dir, "charts", "umbrella", "Chart.yaml"),
+		"apiVersion: v2\nname: umbrella\nversion: 0.1.0\ndependencies:\n  - name: webapp\n    version: \""+version+"\"\n    repository: file://../webapp\n")
+	writeFile(t, filepath.Join(repo.dir, "values", "umbrella.yaml"), "webapp:\n  database: {user: u, password: "+marker+"-u}\n")
+	releases = append(releases, cacheRelease{name: "umbrella", namespace: "umbrella", chart: "./charts/umbrella", values: "values/umbrella.yaml"})
+	repo.writeHelmfile(t, releases)
+	step("an umbrella chart", 1, true)
+	step("an umbrella chart, unchanged", 0, true)
+	writeFile(t, cm, strings.Replace(string(readFile(t, cm)), "data:", "data:\n  edited-again: \"yes\"", 1))
+	step("the webapp chart, an umbrella's dependency", 3, true) // webapp, webapp-admin, umbrella
+
 	releases = append(releases[:2], releases[3:]...) // tenants: a CRD, cluster resources, its namespace
 	repo.writeHelmfile(t, releases)
 	step("tenants removed", 0, true)
@@ -210,13 +224,13 @@ spec:
 	// namespace: webapp is rendered whenever anything is (configroot.yaml changed: a miss).
 	writeFile(t, filepath.Join(repo.dir, "configroot.yaml"), "kubeVersion: v1.37.0\nkustomize:\n  - path: kustomize/monitoring-rules\n    namespace: monitoring\n"+
 		"transforms:\n  rules:\n    - match: {releases: [webapp]}\n      configHash: example.com/config-hash\n")
-	step("a configHash rule", 7, false)
+	step("a configHash rule", 8, false)
 	releases[3].values = "values/webapp-admin.yaml" // external-secrets: a value it ignores
 	repo.writeHelmfile(t, releases)
 	step("external-secrets' values, with a configHash rule", 3, true) // and base, which has a hook
 
 	writeFile(t, filepath.Join(configRoot, "namespaces", "apps", "edited-by-hand.yaml"), "kind: ConfigMap\n")
-	step("config-root edited by hand", 7, false)
+	step("config-root edited by hand", 8, false)
 
 	// The cache holds keys and digests only: no Secret value, in any file.
 	states := 0
@@ -264,4 +278,13 @@ func TestCacheBrokenRepo(t *testing.T) {
 	if d := testutil.DiffTrees(before, testutil.ReadTree(t, filepath.Join(repo, "config-root"))); d != "" {
 		t.Errorf("a failed cached render changed config-root:\n%s", d)
 	}
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

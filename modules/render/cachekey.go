@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
@@ -73,8 +75,8 @@ var exactVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+
 // condition reads them, and the content of its chart (a local folder's files; for a chart
 // of a repository, its exact version, in the entry). Releases are sorted by namespace and
 // name.
-func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, error) {
-	charts := chartDigests{sums: map[string]chartDigest{}}
+func releaseKeys(build []byte, global []byte, source string, skipDeps bool) ([]releaseKey, error) {
+	charts := chartDigests{sums: map[string]chartDigest{}, skipDeps: skipDeps}
 	var keys []releaseKey
 	for _, chunk := range splitDocuments(build) {
 		doc, err := yaml.Parse(string(chunk))
@@ -92,6 +94,10 @@ func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, erro
 			if !filepath.IsAbs(dir) {
 				dir = filepath.Join(source, dir)
 			}
+		}
+		skipDeps := false
+		if n, err := doc.Pipe(yaml.Lookup("helmDefaults", "skipDeps")); err == nil && n != nil {
+			skipDeps = n.YNode().Value == "true"
 		}
 		releases, err := doc.Pipe(yaml.Lookup("releases"))
 		if err != nil {
@@ -121,7 +127,7 @@ func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, erro
 			return nil, fmt.Errorf("helmfile build: releases: %w", err)
 		}
 		for _, rel := range elements {
-			k, err := keyRelease(rel, global, commonJSON, envJSON, dir, &charts)
+			k, err := keyRelease(rel, global, commonJSON, envJSON, dir, skipDeps, &charts)
 			if err != nil {
 				return nil, err
 			}
@@ -161,7 +167,8 @@ func splitDocuments(data []byte) [][]byte {
 
 // keyRelease keys one release entry of helmfile build.
 // dir is the folder of the release's helmfile ("" when helmfile build did not say).
-func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string, charts *chartDigests) (releaseKey, error) {
+// skipDeps says the helmfile's helmDefaults skip `helm dependency build`.
+func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string, skipDeps bool, charts *chartDigests) (releaseKey, error) {
 	str := func(field string) string {
 		if f := rel.Field(field); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
 			return f.Value.YNode().Value
@@ -193,7 +200,8 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 	}
 	var chart chartDigest
 	if p := str("chartPath"); p != "" {
-		chart = charts.folder(p, dir)
+		skip := rel.Field("skipDeps") != nil && rel.Field("skipDeps").Value.YNode().Value == "true"
+		chart = charts.folder(p, dir, skip || skipDeps || charts.skipDeps)
 	} else if v := str("version"); !exactVersion.MatchString(v) {
 		chart.reason = fmt.Sprintf("its chart %s has no exact version (%q): the chart repository decides which it gets", str("chart"), v)
 	}
@@ -243,14 +251,20 @@ type chartDigest struct {
 // chart read it once).
 type chartDigests struct {
 	sums map[string]chartDigest
+	// skipDeps: helmfile template runs with --skip-deps (in the extra arguments).
+	skipDeps bool
 }
 
 // folder returns the digest of the chart folder p (relative to base, the folder of the
 // release's helmfile, or absolute: an OCI chart helmfile pulled): every file's path, mode
-// and content, in lexical order. A chart whose dependencies come from a repository without
-// a Chart.lock cannot be keyed: `helm dependency build` would resolve their version ranges
-// anew.
-func (c *chartDigests) folder(p, base string) chartDigest {
+// and content, in lexical order. vendored says the release skips `helm dependency build`
+// (skipDeps): its charts/ folder is rendered as it is. Otherwise, for a chart that declares
+// dependencies, helmfile's `helm dependency build` rewrites charts/*.tgz and Chart.lock
+// (with a timestamp) from them: those files are left out, and the key covers instead the
+// dependencies Chart.lock pins and, for a file:// dependency, that folder's digest. A
+// chart whose dependencies come from a repository without a Chart.lock cannot be keyed:
+// their version ranges would be resolved anew.
+func (c *chartDigests) folder(p, base string, vendored bool) chartDigest {
 	dir := filepath.FromSlash(p)
 	if !filepath.IsAbs(dir) {
 		if base == "" {
@@ -258,36 +272,61 @@ func (c *chartDigests) folder(p, base string) chartDigest {
 		}
 		dir = filepath.Join(base, dir)
 	}
-	if d, ok := c.sums[dir]; ok {
+	memo := fmt.Sprintf("%s\x00%t", dir, vendored)
+	if d, ok := c.sums[memo]; ok {
 		return d
 	}
-	d := digestChart(dir)
-	c.sums[dir] = d
+	c.sums[memo] = chartDigest{reason: "its chart's file:// dependencies depend on each other"} // until done: a cycle
+	d := c.digest(dir, vendored)
+	c.sums[memo] = d
 	return d
 }
 
-func digestChart(dir string) chartDigest {
-	var meta struct {
-		Dependencies []struct {
-			Repository string `json:"repository"`
-		} `json:"dependencies"`
-	}
+// chartMeta is what the cache reads of Chart.yaml and Chart.lock.
+type chartMeta struct {
+	Dependencies []struct {
+		Name       string `json:"name"`
+		Version    string `json:"version"`
+		Repository string `json:"repository"`
+	} `json:"dependencies"`
+	Digest string `json:"digest"`
+}
+
+func (c *chartDigests) digest(dir string, vendored bool) chartDigest {
+	var chart, lock chartMeta
 	data, err := os.ReadFile(filepath.Join(dir, "Chart.yaml"))
 	if err != nil {
 		return chartDigest{reason: fmt.Sprintf("its chart folder cannot be read (%v)", err)}
 	}
-	if err := sigsyaml.Unmarshal(data, &meta); err != nil {
+	if err := sigsyaml.Unmarshal(data, &chart); err != nil {
 		return chartDigest{reason: fmt.Sprintf("its chart's Chart.yaml cannot be read (%v)", err)}
 	}
-	for _, dep := range meta.Dependencies {
-		if dep.Repository != "" && !strings.HasPrefix(dep.Repository, "file://") {
-			if _, err := os.Stat(filepath.Join(dir, "Chart.lock")); err != nil {
+	h := sha256.New()
+	built := !vendored && len(chart.Dependencies) > 0 // helm dependency build runs
+	if built {
+		data, err := os.ReadFile(filepath.Join(dir, "Chart.lock"))
+		switch {
+		case err == nil:
+			if err := sigsyaml.Unmarshal(data, &lock); err != nil {
+				return chartDigest{reason: fmt.Sprintf("its chart's Chart.lock cannot be read (%v)", err)}
+			}
+			lockJSON, _ := json.Marshal(lock)
+			writeField(h, "Chart.lock", lockJSON)
+		case !errors.Is(err, fs.ErrNotExist):
+			return chartDigest{reason: fmt.Sprintf("its chart's Chart.lock cannot be read (%v)", err)}
+		}
+		for _, dep := range chart.Dependencies {
+			if local, ok := strings.CutPrefix(dep.Repository, "file://"); ok {
+				d := c.folder(local, dir, false)
+				if d.reason != "" {
+					return d
+				}
+				writeField(h, "dependency "+dep.Repository, d.sum)
+			} else if dep.Repository != "" && lock.Digest == "" {
 				return chartDigest{reason: "its chart's dependencies come from a repository and have no Chart.lock"}
 			}
-			break
 		}
 	}
-	h := sha256.New()
 	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -296,6 +335,10 @@ func digestChart(dir string) chartDigest {
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if built && (rel == "Chart.lock" || (path.Dir(rel) == "charts" && strings.HasSuffix(rel, ".tgz"))) {
+			return nil // rewritten by helm dependency build from what the key covers above
+		}
 		info, err := os.Stat(p) // a symbolic link counts as what it points to, as helm reads it
 		if err != nil {
 			return err
@@ -305,7 +348,7 @@ func digestChart(dir string) chartDigest {
 			return err
 		}
 		defer f.Close()
-		fmt.Fprintf(h, "%s %o %d\n", filepath.ToSlash(rel), info.Mode().Perm(), info.Size())
+		fmt.Fprintf(h, "%s %o %d\n", rel, info.Mode().Perm(), info.Size())
 		_, err = io.Copy(h, f)
 		return err
 	})
