@@ -216,7 +216,7 @@ spec:
 	repo.writeHelmfile(t, releases)
 	step("base has a hook", 1, true)
 	step("base has a hook, unchanged", 1, true)
-	if !strings.Contains(log.String(), "cache: release platform/base is rendered every time: its hooks may read or run what the cache cannot see") {
+	if !strings.Contains(log.String(), "cache: release platform/base is rendered every time: it sets hooks, whose effect the cache does not know") {
 		t.Errorf("no note says why platform/base is not cached:\n%s", log.String())
 	}
 

@@ -61,6 +61,9 @@ var cacheableFields = map[string]bool{
 	"disableValidation": true, "disableOpenAPIValidation": true, "disableValidationOnInstall": true,
 	"missingFileHandler": true, "skipDeps": true, "verify": true, "devel": true, "reuseValues": true,
 	"kubeContext": true, "description": true,
+	// How the chart is fetched: the chart's name and exact version say what is fetched.
+	"plainHttp": true, "insecureSkipTLSVerify": true, "caFile": true, "certFile": true, "keyFile": true,
+	"passCredentials": true,
 }
 
 // exactVersion matches a chart version that names one chart: semantic version 2.0, with an
@@ -188,7 +191,7 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 	}
 	for _, f := range fields {
 		if !cacheableFields[f] {
-			k.Reason = fmt.Sprintf("its %s may read or run what the cache cannot see", f)
+			k.Reason = fmt.Sprintf("it sets %s, whose effect the cache does not know (hooks run commands; patches, transformers and post-renderers read files)", f)
 			return k, nil
 		}
 	}

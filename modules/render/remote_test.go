@@ -153,12 +153,29 @@ func TestRemoteCharts(t *testing.T) {
 					t.Setenv(k, v)
 				}
 				var log bytes.Buffer
-				got, err := renderWithSecrets(t, h.Path, tc.repo(t), func(o *render.Options) { o.Log = &log; o.Env = tc.extra })
+				repo := tc.repo(t)
+				got, err := renderWithSecrets(t, h.Path, repo, func(o *render.Options) { o.Log = &log; o.Env = tc.extra })
 				if err != nil {
 					t.Fatalf("render: %v\nhelmfile's output (%d bytes):\n%s", err, log.Len(), log.String())
 				}
 				if d := testutil.DiffTrees(want, got); d != "" {
 					t.Errorf("the remote render differs from the local one:\n%s", d)
+				}
+
+				// The render cache keys remote charts of an exact version (an OCI chart by
+				// the content helmfile pulled): the second cached render runs no helm.
+				cache := t.TempDir()
+				for i := range 2 {
+					got, err := renderWithSecrets(t, h.Path, repo, func(o *render.Options) { o.Log, o.Progress, o.Env, o.Cache = &log, &log, tc.extra, cache })
+					if err != nil {
+						t.Fatalf("cached render %d: %v\n%s", i+1, err, log.String())
+					}
+					if d := testutil.DiffTrees(want, got); d != "" {
+						t.Errorf("cached render %d differs from the local one:\n%s", i+1, d)
+					}
+				}
+				if !strings.Contains(log.String(), "cache: 2 releases reused, 0 rendered, 0 removed") {
+					t.Errorf("the second cached render ran helm:\n%s", log.String())
 				}
 				if strings.Contains(log.String(), s.auth.Password) {
 					t.Errorf("helmfile's output shows the repository password")
