@@ -63,6 +63,8 @@ type cachedRelease struct {
 	Key       string `json:"key,omitempty"`
 	// Uses are the generated files the release's resources need (SetUses).
 	Uses []string `json:"uses,omitempty"`
+	// Resources counts the resources the release rendered.
+	Resources int `json:"resources,omitempty"`
 }
 
 // renderCached renders the repo like Render without selectors, but runs helm only for the
@@ -73,14 +75,12 @@ type cachedRelease struct {
 // the current config-root by its digest. When the cache holds a state for that digest and
 // these shared inputs, the releases whose key differs, the releases that are not cacheable
 // and the repo's kustomize folders are rendered as a render limited by selectors would,
-// and the releases the helmfile no longer has are removed, which gives the same
-// config-root as a full render (the partial merge keeps the rest, recomputes the generated
-// Namespaces and reads the kept CRDs' scopes from the state). Otherwise (the first render,
-// a config-root edited by hand or rendered elsewhere, another configroot) every release is
-// rendered. Either way the state of the written config-root is saved.
-//
-// With a configHash transform, a workload's annotation depends on ConfigMaps of other
-// releases: the releases its rules can match are rendered whenever anything is.
+// and the releases the helmfile no longer has are removed: the partial merge keeps the
+// rest, recomputes the generated Namespaces and reads the kept CRDs' scopes from the state.
+// Where that cannot give what a full render gives, because the change reaches beyond the
+// releases rendered (see overCached), and otherwise (the first render, a config-root edited
+// by hand or rendered elsewhere, another configroot), every release is rendered. Either way
+// the state of the written config-root is saved.
 func renderCached(ctx context.Context, o Options) (Result, error) {
 	cfg, tmpl, err := o.prepare()
 	if err != nil {
@@ -91,6 +91,12 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 		return Result{}, errors.New("render: a cached render renders the whole repo: use the cache or selectors, not both")
 	case o.Rendered != "":
 		return Result{}, errors.New("render: the cache keys helmfile's releases: it cannot lay out an already rendered tree")
+	case len(tmpl.ExtraArgs) > 0:
+		// helmfile build does not see them, and they may name files (--values,
+		// --set-file, --state-values-file) no key covers.
+		fmt.Fprintf(o.Progress, "cache: helmfile template gets extra arguments the cache cannot key: rendering without the cache\n")
+		o.Cache = ""
+		return Render(ctx, o)
 	}
 	keys, global, err := o.cacheKeys(ctx, cfg, tmpl)
 	if err != nil {
@@ -116,75 +122,218 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 			fmt.Fprintf(o.Log, "cache: release %s is rendered every time: %s\n", k, k.Reason)
 		}
 	}
-	var c Collected
-	var files Files
-	u := usage{}
-	var rerender []releaseKey
-	var removed []Release
-	if !hit {
+	var out cachedOutput
+	if hit {
+		var why string
+		if out, why, err = o.overCached(ctx, cfg, tmpl, keys, prev, old); err != nil {
+			return Result{}, err
+		}
+		if why == "" {
+			stats.Rendered, stats.Removed, stats.Reused = len(out.rerender), len(out.removed), len(keys)-len(out.rerender)
+			fmt.Fprintf(o.Progress, "cache: %d releases reused, %d rendered, %d removed\n", stats.Reused, stats.Rendered, stats.Removed)
+		} else {
+			fmt.Fprintf(o.Progress, "cache: %s: rendering every release\n", why)
+			hit, stats.Hit = false, false
+		}
+	} else {
 		fmt.Fprintf(o.Progress, "cache: no cached render of %s with these inputs: rendering every release\n", o.Output)
-		c, err = o.collect(ctx, cfg, tmpl, collectPlan{kustomize: true, template: true})
-		if err != nil {
+	}
+	if !hit {
+		out = cachedOutput{usage: usage{}, rerender: keys}
+		if out.c, err = o.collect(ctx, cfg, tmpl, collectPlan{kustomize: true, template: true}); err != nil {
 			return Result{}, err
 		}
 		stats.Rendered = len(keys)
-		if files, err = c.layoutOver(o, nil, nil, u); err != nil {
+		if out.files, _, err = out.c.layoutOver(o, nil, nil, out.usage); err != nil { // not partial: no scopes asked
 			return Result{}, err
 		}
-	} else {
-		rerender, removed = prev.changes(keys, configHashReaders(cfg), len(cfg.Kustomize) > 0)
-		stats.Rendered, stats.Removed, stats.Reused = len(rerender), len(removed), len(keys)-len(rerender)
-		fmt.Fprintf(o.Progress, "cache: %d releases reused, %d rendered, %d removed\n", stats.Reused, stats.Rendered, stats.Removed)
-		if len(rerender) == 0 && len(removed) == 0 && len(cfg.Kustomize) == 0 {
-			files = old
-		} else {
-			selected := append(releasesOf(rerender), removed...)
-			sort.Slice(selected, func(i, j int) bool { return selected[i].String() < selected[j].String() })
-			t := tmpl
-			t.Selectors = selectorsOf(rerender)
-			c, err = o.collect(ctx, cfg, t, collectPlan{selected: selected, partial: true, kustomize: true, template: len(rerender) > 0})
-			if err != nil {
-				return Result{}, err
-			}
-			if files, err = c.layoutOver(o, old, prev.clusterScopedKinds(), u); err != nil {
-				return Result{}, err
-			}
-		}
+		out.uses = prev.nextUses(keys, nil, false, out.usage)
+		out.clusterScoped = nextClusterScoped(out.files, nil, cacheState{}, false)
 	}
-	uses := prev.nextUses(keys, rerender, hit, u)
-	shared := map[string]bool{}
-	for _, paths := range uses {
-		for _, p := range paths {
-			shared[p] = true
-		}
-	}
-	if hit {
-		// A generated file no release needs any more goes, as a full render would not
-		// write it; the partial merge kept it.
-		for _, p := range prev.Shared {
-			if !shared[p] {
-				delete(files, p)
-			}
-		}
-	}
-	if len(files) == 0 && !o.AllowEmpty {
+	if len(out.files) == 0 && !o.AllowEmpty {
 		return Result{}, ErrEmpty
 	}
-	res := Result{Output: o.Output, Releases: c.Releases, Resources: len(files), Cache: stats}
-	if res.Files, err = writeAtomic(o.Output, files, old); err != nil {
+	res := Result{Output: o.Output, Releases: out.c.Releases, Resources: len(out.files), Cache: stats}
+	if res.Files, err = writeAtomic(o.Output, out.files, old); err != nil {
 		return Result{}, err
 	}
-	next := cacheState{Format: cacheFormat, ClusterScoped: nextClusterScoped(files, old, prev, hit), Shared: sortedKeys(shared)}
+	next := cacheState{Format: cacheFormat, ClusterScoped: out.clusterScoped, Shared: sortedKeys(out.uses.paths())}
+	counts := map[string]int{}
+	for _, r := range prev.Releases {
+		counts[r.Namespace+"/"+r.Name] = r.Resources
+	}
+	for _, k := range out.rerender {
+		counts[k.String()] = 0
+	}
+	for _, r := range out.c.Releases {
+		counts[r.String()] = r.Resources
+	}
 	for _, k := range keys {
 		next.Releases = append(next.Releases, cachedRelease{Name: k.Name, Namespace: k.Namespace, Chart: k.Chart, Key: k.Key,
-			Uses: uses[k.String()]})
+			Uses: out.uses[k.String()], Resources: counts[k.String()]})
 	}
-	digest, _ := treeDigest(files, oldSums)
+	digest, _ := treeDigest(out.files, oldSums)
 	if err := store.save(digest, next); err != nil {
 		// config-root is written; only the next render's speed is at stake.
 		fmt.Fprintf(o.Progress, "cache: %v (the next render renders every release)\n", err)
 	}
 	return res, nil
+}
+
+// cachedOutput is a render over the cache: the files of config-root and what the state
+// keeps of them.
+type cachedOutput struct {
+	c             Collected
+	files         Files
+	usage         usage // recorded by this render
+	uses          usage // of every release, after this render
+	clusterScoped map[string]string
+	rerender      []releaseKey
+	removed       []Release
+}
+
+// overCached renders the releases of keys whose key differs from prev's over old, the
+// config-root prev describes. It returns why the result might not be what a full render
+// gives, if it might ("" otherwise): the changed releases collide with kept ones (a
+// folder or a file both would write: a full render fails or names them apart); a CRD they
+// add, change or remove changes which kinds are cluster-scoped, which moves the kept
+// releases' resources; a namespace in use has no Namespace object (one a chart declared
+// is gone).
+func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOptions, keys []releaseKey, prev cacheState, old Files) (cachedOutput, string, error) {
+	out := cachedOutput{usage: usage{}}
+	out.rerender, out.removed = prev.changes(keys, configHashReaders(cfg), len(cfg.Kustomize) > 0)
+	if len(out.rerender) == 0 && len(out.removed) == 0 && len(cfg.Kustomize) == 0 {
+		out.files, out.clusterScoped = old, prev.ClusterScoped
+		out.uses = prev.nextUses(keys, nil, true, out.usage)
+		return out, "", nil
+	}
+	selected := append(releasesOf(out.rerender), out.removed...)
+	sort.Slice(selected, func(i, j int) bool { return selected[i].String() < selected[j].String() })
+	t := tmpl
+	t.Selectors = selectorsOf(out.rerender)
+	var err error
+	out.c, err = o.collect(ctx, cfg, t, collectPlan{selected: selected, partial: true, kustomize: true, template: len(out.rerender) > 0})
+	if err != nil {
+		return cachedOutput{}, "", err
+	}
+	var m *merged
+	// The state knows the kept CRDs' kinds: parsing them again would cost more than the rest.
+	scoped := func(kept Files) []string {
+		var kinds []string
+		for p, kind := range prev.ClusterScoped {
+			if _, ok := kept[p]; ok {
+				kinds = append(kinds, kind)
+			}
+		}
+		sort.Strings(kinds)
+		return kinds
+	}
+	if out.files, m, err = out.c.layoutOver(o, old, scoped, out.usage); err != nil {
+		return cachedOutput{}, "", err
+	}
+	if len(m.conflicts) > 0 {
+		return out, fmt.Sprintf("%s is written by a release rendered and by one kept", m.conflicts[0]), nil
+	}
+	rendered := map[string]bool{}
+	for _, k := range out.rerender {
+		rendered[k.String()] = true
+	}
+	kept := slices.Clone(out.c.Releases)
+	for _, r := range prev.Releases {
+		if id := r.Namespace + "/" + r.Name; !rendered[id] && !slices.ContainsFunc(out.removed, func(x Release) bool { return x.String() == id }) && r.Resources > 0 {
+			kept = append(kept, Release{Name: r.Name, Namespace: r.Namespace, Chart: r.Chart})
+		}
+	}
+	if err := checkFolders(kept); err != nil {
+		return out, err.Error(), nil
+	}
+	out.uses = prev.nextUses(keys, out.rerender, true, out.usage)
+	shared := out.uses.paths()
+	for _, p := range prev.Shared {
+		// A generated file no release needs any more goes, as a full render would not
+		// write it; the partial merge kept it.
+		if !shared[p] {
+			delete(out.files, p)
+		}
+	}
+	out.clusterScoped = nextClusterScoped(out.files, old, prev, true)
+	if kind := resourceOfKinds(m.kept, changedKinds(prev.clusterScopedKinds(), cacheState{ClusterScoped: out.clusterScoped}.clusterScopedKinds())); kind != "" {
+		return out, "a CRD rendered or removed changes the scope of " + kind + ", which kept releases use", nil
+	}
+	if ns := namespaceMissing(out.files, shared); ns != "" {
+		return out, "namespace " + ns + " is in use and has no Namespace object", nil
+	}
+	return out, "", nil
+}
+
+// changedKinds returns the kinds in one of two sorted lists and not in the other.
+func changedKinds(a, b []string) map[string]bool {
+	changed := map[string]bool{}
+	for _, k := range a {
+		if _, ok := slices.BinarySearch(b, k); !ok {
+			changed[k] = true
+		}
+	}
+	for _, k := range b {
+		if _, ok := slices.BinarySearch(a, k); !ok {
+			changed[k] = true
+		}
+	}
+	return changed
+}
+
+// resourceOfKinds returns the first of kinds ("<group>/<kind>") that a resource of files
+// has, or "": Layout places such a resource by its kind's scope.
+func resourceOfKinds(files Files, kinds map[string]bool) string {
+	if len(kinds) == 0 {
+		return ""
+	}
+	for _, p := range files.Paths() {
+		data := files[p]
+		candidate := false
+		for k := range kinds {
+			_, kind, _ := strings.Cut(k, "/")
+			if bytes.Contains(data, []byte(kind)) {
+				candidate = true
+				break
+			}
+		}
+		if !candidate {
+			continue
+		}
+		n, err := yaml.Parse(string(data))
+		if err != nil {
+			return p // cannot tell: as if it were
+		}
+		if k := apiGroup(n.GetApiVersion()) + "/" + n.GetKind(); kinds[k] {
+			return k
+		}
+	}
+	return ""
+}
+
+// namespaceMissing returns a namespace some file of files lives in, or is the release
+// namespace of (a cluster-scoped resource or CRD filed under it, not generated; a
+// Namespace its chart declares), that has
+// no Namespace object in files; "" when there is none. Layout writes one for each
+// (unless it is a system namespace).
+func namespaceMissing(files Files, generated map[string]bool) string {
+	for _, p := range files.Paths() {
+		ns := pathNamespace(p)
+		if data := files[p]; strings.HasPrefix(p, DirClusterNS+"/") && bytes.Contains(data, []byte(AnnotationReleaseNamespace)) {
+			// A Namespace a chart declares: its release's namespace is in use.
+			if n, err := yaml.Parse(string(data)); err == nil {
+				ns = annotation(n, AnnotationReleaseNamespace)
+			}
+		}
+		if ns == "" || systemNamespaces[ns] || generated[p] {
+			continue
+		}
+		if _, ok := files[DirClusterNS+"/"+ns+".yaml"]; !ok {
+			return ns
+		}
+	}
+	return ""
 }
 
 // cacheKeys runs helmfile build and the tool versions (at once: each is a process start)
@@ -232,7 +381,7 @@ func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions
 	writeField(h, "kube-version", []byte(kube))
 	writeField(h, "args", []byte(strings.Join(tmpl.ExtraArgs, "\x00")))
 	global := h.Sum(nil)
-	keys, err := releaseKeys(build.Bytes(), global, o.Source, slices.Contains(tmpl.ExtraArgs, "--skip-deps"))
+	keys, err := releaseKeys(build.Bytes(), global, o.Source)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", file, err)
 	}
@@ -313,6 +462,17 @@ func configHashReaders(cfg Config) func(Release) bool {
 // without them: the kustomize folders') to the paths of the generated files its resources
 // need (SetUses).
 type usage map[string][]string
+
+// paths returns every file some release needs.
+func (u usage) paths() map[string]bool {
+	all := map[string]bool{}
+	for _, paths := range u {
+		for _, p := range paths {
+			all[p] = true
+		}
+	}
+	return all
+}
 
 // recordUses returns a filter that adds to u what the resources it sees need of the
 // generated ones, and changes nothing. It runs after Layout, which set their paths.
@@ -488,7 +648,8 @@ func (s stateStore) save(digest string, st cacheState) error {
 	if err != nil {
 		return fmt.Errorf("save %s: %w", s.dir, err)
 	}
-	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+	// Only the user: the keys are digests of values, Secret values among them.
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return fmt.Errorf("save %s: %w", s.dir, err)
 	}
 	tmp, err := os.CreateTemp(s.dir, ".state-")

@@ -55,7 +55,10 @@ func (r cacheRepo) writeHelmfile(t *testing.T, releases []cacheRelease) {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString("environments:\n  default:\n    values:\n      - env/default.yaml\n---\n")
-	b.WriteString("repositories:\n  - name: jetstack\n    url: " + r.chartRepo + "\nreleases:\n")
+	if r.chartRepo != "" {
+		b.WriteString("repositories:\n  - name: jetstack\n    url: " + r.chartRepo + "\n")
+	}
+	b.WriteString("releases:\n")
 	for _, rel := range releases {
 		b.WriteString("  - name: " + rel.name + "\n    namespace: " + rel.namespace + "\n    chart: " + rel.chart + "\n")
 		if rel.version != "" {
@@ -287,4 +290,119 @@ func readFile(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestCacheChangesBeyondTheRelease edits releases in ways that reach beyond their own
+// folders (a Namespace a chart declares for another release's namespace, a CRD's scope
+// that decides where another release's resources go, a kustomize folder's resource in
+// another namespace, a new release whose folder is an existing one's) and requires the
+// cached render to give what a render without the cache gives: the same files, or the same
+// error.
+func TestCacheChangesBeyondTheRelease(t *testing.T) {
+	testutil.ToolsEnv(t)
+	repo := cacheRepo{dir: exampleRepo(t)}
+	cache := filepath.Join(t.TempDir(), "cache")
+	configRoot := filepath.Join(repo.dir, "config-root")
+	writeFile(t, filepath.Join(repo.dir, "charts", "nsowner", "Chart.yaml"), "apiVersion: v2\nname: nsowner\nversion: 0.1.0\n")
+	writeFile(t, filepath.Join(repo.dir, "charts", "nsowner", "templates", "ns.yaml"),
+		"{{ if .Values.declare }}apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n  labels:\n    istio-injection: enabled\n{{ end }}\n")
+	writeFile(t, filepath.Join(repo.dir, "charts", "foo-crd", "Chart.yaml"), "apiVersion: v2\nname: foo-crd\nversion: 0.1.0\n")
+	writeFile(t, filepath.Join(repo.dir, "charts", "foo-crd", "templates", "crd.yaml"), `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: foos.example.com
+spec:
+  group: example.com
+  names: {kind: Foo, plural: foos, singular: foo, listKind: FooList}
+  scope: {{ .Values.scope }}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`)
+	writeFile(t, filepath.Join(repo.dir, "charts", "foo-user", "Chart.yaml"), "apiVersion: v2\nname: foo-user\nversion: 0.1.0\n")
+	writeFile(t, filepath.Join(repo.dir, "charts", "foo-user", "templates", "foo.yaml"), "apiVersion: example.com/v1\nkind: Foo\nmetadata:\n  name: a-foo\nspec: {}\n")
+	writeFile(t, filepath.Join(repo.dir, "kustomize", "extras", "kustomization.yaml"), "resources:\n  - cm.yaml\n")
+	writeFile(t, filepath.Join(repo.dir, "kustomize", "extras", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other1\n  namespace: elsewhere\ndata:\n  a: b\n")
+	writeFile(t, filepath.Join(repo.dir, "configroot.yaml"), "kubeVersion: v1.37.0\nkustomize:\n  - path: kustomize/monitoring-rules\n    namespace: monitoring\n  - path: kustomize/extras\n    namespace: extras\n")
+	releases := []cacheRelease{
+		{name: "webapp", namespace: "apps", chart: "./charts/webapp", values: "values/webapp.yaml.gotmpl"},
+		{name: "webapp-admin", namespace: "apps", chart: "./charts/webapp", values: "values/webapp-admin.yaml"},
+		{name: "nsowner", namespace: "infra", chart: "./charts/nsowner", extra: "    set:\n      - name: declare\n        value: true\n"},
+		{name: "foo-crd", namespace: "infra", chart: "./charts/foo-crd", extra: "    set:\n      - name: scope\n        value: Cluster\n"},
+		{name: "foo-user", namespace: "apps", chart: "./charts/foo-user"},
+	}
+	var log bytes.Buffer
+	renderTo := func(out, cache string) (map[string][]byte, error) {
+		mapping, err := secrets.LoadMapping(repo.dir, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO, Partial: cache != ""}}
+		_, err = render.Render(context.Background(), render.Options{Source: repo.dir, Output: out, Filters: conv.Filters(), Cache: cache, Progress: &log, Log: &log})
+		if err != nil {
+			return nil, err
+		}
+		return testutil.ReadTree(t, out), nil
+	}
+	fails := false // the next step's render fails
+	step := func(name string) {
+		t.Helper()
+		want, wantErr := renderTo(filepath.Join(t.TempDir(), "config-root"), "")
+		got, gotErr := renderTo(configRoot, cache)
+		if (wantErr != nil) != fails {
+			t.Fatalf("%s: the render without the cache: error %v", name, wantErr)
+		}
+		switch {
+		case wantErr != nil || gotErr != nil:
+			if wantErr == nil || gotErr == nil || wantErr.Error() != gotErr.Error() {
+				t.Fatalf("%s: the cached render's error %v, want %v", name, gotErr, wantErr)
+			}
+		default:
+			if diff := testutil.DiffTrees(want, got); diff != "" {
+				t.Fatalf("%s: the cached render differs from the full render:\n%s\n%s", name, diff, log.String())
+			}
+		}
+	}
+	edit := func(name string, change func()) {
+		t.Helper()
+		change()
+		repo.writeHelmfile(t, releases)
+		step(name)
+	}
+	repo.writeHelmfile(t, releases)
+	step("first render")
+	if data := readFile(t, filepath.Join(configRoot, "cluster", "namespaces", "apps.yaml")); !bytes.Contains(data, []byte("istio-injection")) {
+		t.Fatalf("the chart's Namespace apps is not in config-root:\n%s", data)
+	}
+	edit("webapp's values, apps declared by nsowner", func() { releases[0].values = "values/webapp-admin.yaml" })
+	edit("nsowner no longer declares apps", func() { releases[2].extra = "" })
+	edit("nsowner declares apps again", func() { releases[2].extra = "    set:\n      - name: declare\n        value: true\n" })
+	edit("Foo becomes namespaced", func() { releases[3].extra = "    set:\n      - name: scope\n        value: Namespaced\n" })
+	edit("foo-crd removed", func() {
+		releases = releases[:3:3]
+		releases = append(releases, cacheRelease{name: "foo-user", namespace: "apps", chart: "./charts/foo-user"})
+	})
+	writeFile(t, filepath.Join(repo.dir, "kustomize", "extras", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other2\n  namespace: elsewhere\ndata:\n  a: b\n")
+	step("a kustomize ConfigMap in another namespace renamed")
+	writeFile(t, filepath.Join(repo.dir, "kustomize", "extras", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other2\n  namespace: extras\ndata:\n  a: b\n")
+	step("the kustomize ConfigMap moved to the folder's namespace")
+
+	// Extra helmfile arguments may name files no key covers: no cache.
+	res, err := render.Render(context.Background(), render.Options{Source: repo.dir, Output: filepath.Join(t.TempDir(), "config-root"), Cache: cache, Progress: &log,
+		Template: render.TemplateOptions{ExtraArgs: []string{"--skip-deps"}}})
+	if err != nil || res.Cache != nil {
+		t.Errorf("extra arguments: a render with the cache (%+v), or an error: %v", res.Cache, err)
+	}
+
+	fails = true
+	edit("a release whose folder is webapp-admin's", func() {
+		releases = append(releases, cacheRelease{name: "admin", namespace: "apps", chart: "./charts/webapp", values: "values/webapp-admin.yaml"})
+	})
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.HasPrefix(l, "cache:") {
+			t.Log(l)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ import (
 
 // cacheFormat names the layout of the cache's keys and states; a change to either (or to
 // what a key covers) changes it, so that an older cache is never read as a newer one.
-const cacheFormat = "configroot-render-cache/v1"
+const cacheFormat = "configroot-render-cache/v2"
 
 // BuildArgs returns the argument list of `helmfile build --embed-values` (without the
 // program name): every release of the helmfile in o's environment as helmfile resolved it
@@ -78,8 +79,8 @@ var exactVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+
 // condition reads them, and the content of its chart (a local folder's files; for a chart
 // of a repository, its exact version, in the entry). Releases are sorted by namespace and
 // name.
-func releaseKeys(build []byte, global []byte, source string, skipDeps bool) ([]releaseKey, error) {
-	charts := chartDigests{sums: map[string]chartDigest{}, skipDeps: skipDeps}
+func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, error) {
+	charts := chartDigests{sums: map[string]chartDigest{}}
 	var keys []releaseKey
 	for _, chunk := range splitDocuments(build) {
 		doc, err := yaml.Parse(string(chunk))
@@ -204,7 +205,7 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 	var chart chartDigest
 	if p := str("chartPath"); p != "" {
 		skip := rel.Field("skipDeps") != nil && rel.Field("skipDeps").Value.YNode().Value == "true"
-		chart = charts.folder(p, dir, skip || skipDeps || charts.skipDeps)
+		chart = charts.folder(p, dir, skip || skipDeps)
 	} else if v := str("version"); !exactVersion.MatchString(v) {
 		chart.reason = fmt.Sprintf("its chart %s has no exact version (%q): the chart repository decides which it gets", str("chart"), v)
 	}
@@ -254,8 +255,6 @@ type chartDigest struct {
 // chart read it once).
 type chartDigests struct {
 	sums map[string]chartDigest
-	// skipDeps: helmfile template runs with --skip-deps (in the extra arguments).
-	skipDeps bool
 }
 
 // folder returns the digest of the chart folder p (relative to base, the folder of the
@@ -287,12 +286,15 @@ func (c *chartDigests) folder(p, base string, vendored bool) chartDigest {
 
 // chartMeta is what the cache reads of Chart.yaml and Chart.lock.
 type chartMeta struct {
-	Dependencies []struct {
-		Name       string `json:"name"`
-		Version    string `json:"version"`
-		Repository string `json:"repository"`
-	} `json:"dependencies"`
-	Digest string `json:"digest"`
+	Dependencies []chartDependency `json:"dependencies"`
+	Digest       string            `json:"digest"`
+}
+
+// chartDependency is one dependency of Chart.yaml or Chart.lock.
+type chartDependency struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	Repository string `json:"repository"`
 }
 
 func (c *chartDigests) digest(dir string, vendored bool) chartDigest {
@@ -305,7 +307,10 @@ func (c *chartDigests) digest(dir string, vendored bool) chartDigest {
 		return chartDigest{reason: fmt.Sprintf("its chart's Chart.yaml cannot be read (%v)", err)}
 	}
 	h := sha256.New()
-	built := !vendored && len(chart.Dependencies) > 0 // helm dependency build runs
+	// helm dependency build runs, and rewrites charts/ from Chart.yaml: unless a dependency
+	// has no repository (its .tgz is committed in charts/: the folder counts as it is).
+	built := !vendored && len(chart.Dependencies) > 0 &&
+		!slices.ContainsFunc(chart.Dependencies, func(d chartDependency) bool { return d.Repository == "" })
 	if built {
 		data, err := os.ReadFile(filepath.Join(dir, "Chart.lock"))
 		switch {
@@ -320,7 +325,8 @@ func (c *chartDigests) digest(dir string, vendored bool) chartDigest {
 		}
 		for _, dep := range chart.Dependencies {
 			if local, ok := strings.CutPrefix(dep.Repository, "file://"); ok {
-				d := c.folder(local, dir, false)
+				// helm dependency build packages the folder as it is, its charts/ included.
+				d := c.folder(local, dir, true)
 				if d.reason != "" {
 					return d
 				}

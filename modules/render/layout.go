@@ -63,6 +63,9 @@ type Layout struct {
 	// ClusterScopedKinds extends the built-in table of cluster-scoped kinds
 	// ("<group>/<kind>"; CRDs of the same render are learnt by themselves).
 	ClusterScopedKinds []string
+	// Declared are namespaces whose Namespace object a chart declared in files a partial
+	// render keeps: Layout does not write one of its own for them.
+	Declared []string
 }
 
 var _ kio.Filter = Layout{}
@@ -109,6 +112,9 @@ func (l Layout) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	paths := make([]string, len(all))
 	declared := map[string]bool{}
+	for _, ns := range l.Declared {
+		declared[ns] = true
+	}
 	var releases []string
 	for i, p := range all {
 		paths[i] = p.path()

@@ -234,16 +234,12 @@ func Render(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	var old Files
-	var scoped []string
 	if c.Partial {
-		// The releases not rendered keep their files; their CRDs still say which kinds are
-		// cluster-scoped.
 		if old, err = readTree(o.Output); err != nil {
 			return Result{}, err
 		}
-		scoped = clusterScopedCRDs(old)
 	}
-	files, err := c.layoutOver(o, old, scoped, nil)
+	files, _, err := c.layoutOver(o, old, clusterScopedCRDs, nil)
 	if err != nil {
 		return Result{}, err
 	}
@@ -261,15 +257,17 @@ func Render(ctx context.Context, o Options) (Result, error) {
 
 // layoutOver runs the filters, Layout and the transforms over c and returns the files of
 // the new config-root. A partial render keeps the files of old (the config-root it
-// replaces) that belong to no selected release; clusterScoped are the cluster-scoped kinds
-// ("<group>/<kind>") the CRDs of old define. u, when not nil, receives what the rendered
-// resources need of the generated ones.
-func (c Collected) layoutOver(o Options, old Files, clusterScoped []string, u usage) (Files, error) {
+// replaces) that belong to no selected release; the CRDs among the kept files still say
+// which kinds are cluster-scoped: clusterScoped returns those kinds ("<group>/<kind>").
+// It also returns what the merge kept (nil for a full render). u, when not nil, receives
+// what the rendered resources need of the generated ones.
+func (c Collected) layoutOver(o Options, old Files, clusterScoped func(kept Files) []string, u usage) (Files, *merged, error) {
 	layout := c.Layout()
 	var part partial
 	if c.Partial {
-		layout.ClusterScopedKinds = append(slices.Clip(layout.ClusterScopedKinds), clusterScoped...)
 		part = keptFiles(old, c.Releases, c.Selected, c.kustomizeNamespaces())
+		layout.ClusterScopedKinds = append(slices.Clip(layout.ClusterScopedKinds), clusterScoped(part.kept)...)
+		layout.Declared = declaredNamespaces(part.kept)
 	}
 	filters := append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(part.kept, o.Warn))
 	if u != nil {
@@ -277,12 +275,23 @@ func (c Collected) layoutOver(o Options, old Files, clusterScoped []string, u us
 	}
 	files, err := LayoutFiles(c.Nodes, filters...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if c.Partial {
-		files = part.merge(files)
+	if !c.Partial {
+		return files, nil, nil
 	}
-	return files, nil
+	m := &merged{kept: part.kept}
+	files, m.conflicts = part.merge(files)
+	return files, m, nil
+}
+
+// merged is what a partial render's merge kept of config-root.
+type merged struct {
+	// kept are the files of config-root the render kept.
+	kept Files
+	// conflicts are the paths the render wrote where a kept file holds other content
+	// (partial.merge).
+	conflicts []string
 }
 
 // emptySelected returns the selected releases that rendered nothing.

@@ -177,12 +177,21 @@ func keptFiles(old Files, rendered, selected []Release, kustomize []string) part
 			owned = append(owned, path.Join(top, r.Namespace, r.Folder())+"/")
 		}
 	}
+	// A kustomize folder's resources have no release annotations: it owns its folder in
+	// every namespace (resources that name another namespace than the folder's are filed
+	// under that one).
+	kustomizeFolders := map[string]bool{}
+	for _, r := range rendered {
+		if r.Chart == "" {
+			kustomizeFolders[r.Folder()] = true
+		}
+	}
 	p := partial{kept: Files{}, candidates: map[string]bool{}}
 	for _, r := range selected {
 		p.candidates[r.Namespace] = true
 	}
 	for f, data := range old {
-		if hasAnyPrefix(f, owned) || ownedBy(data, selected) {
+		if hasAnyPrefix(f, owned) || ownedBy(data, selected) || (kustomizeFolders[pathFolder(f)] && !bytes.Contains(data, []byte(AnnotationReleaseName))) {
 			if ns := pathNamespace(f); ns != "" {
 				p.candidates[ns] = true
 			}
@@ -198,17 +207,51 @@ func keptFiles(old Files, rendered, selected []Release, kustomize []string) part
 
 // merge adds the kept files to files, the render's own, so that a render limited by
 // selectors equals the matching part of a full render; the generated Namespace of a
-// namespace no longer used goes, as Layout would not write it (see unusedNamespaces).
-func (p partial) merge(files Files) Files {
+// namespace no longer used goes, as Layout would not write it (see unusedNamespaces). It
+// also returns, sorted, the paths the render wrote where a kept file holds other content:
+// the render's file wins, where a full render might have failed (the same resource twice),
+// named both apart, or kept the other (a Namespace a chart declares, which Layout here did
+// not know of).
+func (p partial) merge(files Files) (Files, []string) {
+	var conflicts []string
 	for f, data := range p.kept {
-		if _, ok := files[f]; !ok {
+		if mine, ok := files[f]; !ok {
 			files[f] = data
+		} else if !bytes.Equal(mine, data) {
+			conflicts = append(conflicts, f)
 		}
 	}
 	for _, ns := range unusedNamespaces(files, p.candidates) {
 		delete(files, DirClusterNS+"/"+ns+".yaml")
 	}
-	return files
+	sort.Strings(conflicts)
+	return files, conflicts
+}
+
+// declaredNamespaces returns the namespaces whose Namespace object in files a chart
+// declared (it carries helm's release annotation; Layout's own carry none).
+func declaredNamespaces(files Files) []string {
+	var declared []string
+	for p, data := range files {
+		if name, ok := strings.CutPrefix(p, DirClusterNS+"/"); ok && bytes.Contains(data, []byte(AnnotationReleaseName)) {
+			declared = append(declared, strings.TrimSuffix(name, ".yaml"))
+		}
+	}
+	sort.Strings(declared)
+	return declared
+}
+
+// pathFolder returns the release folder of a config-root path of one of the trees that
+// have one (namespaces, cluster/resources, customresourcedefinitions), else "".
+func pathFolder(p string) string {
+	for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
+		if rest, ok := strings.CutPrefix(p, top+"/"); ok {
+			if parts := strings.SplitN(rest, "/", 3); len(parts) == 3 {
+				return parts[1]
+			}
+		}
+	}
+	return ""
 }
 
 // pathNamespace returns the namespace folder of a config-root path of one of the trees
@@ -244,10 +287,10 @@ func unusedNamespaces(files Files, candidates map[string]bool) []string {
 }
 
 // namespaceUsed reports whether ns holds namespaced resources or is the release namespace
-// of a cluster-scoped resource or CRD in files.
+// of a cluster-scoped resource, a CRD or a Namespace a chart declares in files.
 func namespaceUsed(files Files, ns string) bool {
 	prefix := DirNamespaces + "/" + ns + "/"
-	releasePrefixes := []string{DirClusterResources + "/" + ns + "/", DirCRDs + "/" + ns + "/"}
+	releasePrefixes := []string{DirClusterResources + "/" + ns + "/", DirCRDs + "/" + ns + "/", DirClusterNS + "/"}
 	for p, data := range files {
 		if strings.HasPrefix(p, prefix) {
 			return true

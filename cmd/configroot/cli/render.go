@@ -50,8 +50,11 @@ folder's files, and what all releases share (helm's and helmfile's versions, con
 configroot.yaml, the SecretMapping, --kube-version and the other flags). Releases with
 hooks or other fields whose effect the cache cannot see, and charts of a repository
 without an exact version, are rendered every time (-v says why). A config-root the cache
-does not know (edited by hand, rendered elsewhere) is rendered in full. The kustomize
-folders are rendered every time. --cache and --selector do not go together.
+does not know (edited by hand, rendered elsewhere), arguments after --, and a change that
+reaches beyond the releases it touches (a Namespace a chart declares, a CRD's scope, two
+releases sharing a folder) are rendered in full. The kustomize folders are rendered every
+time. Mapping rules that match no Secret are not warned about. --cache and --selector do
+not go together.
 
 Arguments after -- are passed to helmfile template as they are.
 
