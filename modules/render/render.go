@@ -57,6 +57,11 @@ type Options struct {
 	// digest of the config-root it wrote, never a resource. Empty: every render runs helm
 	// for every release.
 	Cache string
+	// OnPartial, when set, is called before Filters run on a render that holds some
+	// releases only (selectors, or a cached render that keeps the others' files), so that a
+	// filter can tell (the secrets conversion does not warn about mapping rules for the
+	// Secrets of releases not rendered).
+	OnPartial func()
 	// FiltersKey is what Filters depend on besides the resources (the SecretMapping, the
 	// ExternalSecret format): part of every cache key, so that a change to it renders
 	// every release again.
@@ -268,6 +273,9 @@ func (c Collected) layoutOver(o Options, old Files, clusterScoped func(kept File
 		part = keptFiles(old, c.Releases, c.Selected, c.kustomizeNamespaces())
 		layout.ClusterScopedKinds = append(slices.Clip(layout.ClusterScopedKinds), clusterScoped(part.kept)...)
 		layout.Declared = declaredNamespaces(part.kept)
+	}
+	if c.Partial && o.OnPartial != nil {
+		o.OnPartial()
 	}
 	filters := append(o.Filters[:len(o.Filters):len(o.Filters)], layout, c.transforms(part.kept, o.Warn))
 	if u != nil {

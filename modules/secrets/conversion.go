@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Conversion is the secrets step of a render as the CLI and the Dagger module run it: a
@@ -18,11 +19,16 @@ type Conversion struct {
 	OptedOut []string
 }
 
-// Filters returns the render filters of the conversion: convert, then guard.
+// Filters returns the render filters of the conversion: convert, then guard. The
+// Converter is read when the filter runs, not now: a render that turns out to hold some
+// releases only (render.Options.OnPartial) may still set its Partial.
 func (c *Conversion) Filters() []kio.Filter {
-	conv := c.Converter
-	conv.Report = &c.Report
-	return []kio.Filter{conv, Guard{AllowedOut: &c.OptedOut}}
+	convert := kio.FilterFunc(func(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
+		conv := c.Converter
+		conv.Report = &c.Report
+		return conv.Filter(nodes)
+	})
+	return []kio.Filter{convert, Guard{AllowedOut: &c.OptedOut}}
 }
 
 // Summary is one line about the Secrets of a render: how many became ExternalSecrets, in

@@ -190,12 +190,24 @@ func TestRenderCache(t *testing.T) {
 		}
 		return out.String()
 	}
+	// A mapping rule for a Secret no release renders: a full render warns about it, a
+	// render that reuses releases cannot tell.
+	mapping := filepath.Join(repo, ".jx", "secret", "mapping", "secret-mappings.yaml")
+	data, err := os.ReadFile(mapping)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mapping, append(data, "    - name: no-such-secret\n      namespace: apps\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const unused = "the mapping names Secret apps/no-such-secret, which this render does not produce"
 	out := run("render", "--source", repo, "--cache", cache)
-	if !strings.Contains(out, "cache: no cached render of "+filepath.Join(repo, "config-root")+" with these inputs: rendering every release") {
+	if !strings.Contains(out, "cache: no cached render of "+filepath.Join(repo, "config-root")+" with these inputs: rendering every release") ||
+		!strings.Contains(out, unused) {
 		t.Errorf("first cached render:\n%s", out)
 	}
 	values := filepath.Join(repo, "values", "webapp-admin.yaml")
-	data, err := os.ReadFile(values)
+	data, err = os.ReadFile(values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +220,9 @@ func TestRenderCache(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("cached render after a values change: no %q in:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, unused) {
+		t.Errorf("a cached render that reused releases warned about a mapping rule:\n%s", out)
 	}
 	full := filepath.Join(t.TempDir(), "config-root")
 	run("render", "--source", repo, "--output", full)

@@ -53,8 +53,7 @@ without an exact version, are rendered every time (-v says why). A config-root t
 does not know (edited by hand, rendered elsewhere), arguments after --, and a change that
 reaches beyond the releases it touches (a Namespace a chart declares, a CRD's scope, two
 releases sharing a folder) are rendered in full. The kustomize folders are rendered every
-time. Mapping rules that match no Secret are not warned about. --cache and --selector do
-not go together.
+time. --cache and --selector do not go together.
 
 Arguments after -- are passed to helmfile template as they are.
 
@@ -140,10 +139,11 @@ func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Co
 			return render.Options{}, nil, err
 		}
 	}
-	// A cached render converts only the Secrets of the releases it renders: the mapping's
-	// rules for the others are not "unused".
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores,
-		Partial: len(o.Template.Selectors) > 0 || o.Cache != ""}}
+		Partial: len(o.Template.Selectors) > 0}}
+	// A cached render that reuses releases converts only the Secrets of those it renders:
+	// the mapping's rules for the others are not "unused".
+	o.OnPartial = func() { conv.Converter.Partial = true }
 	if o.Cache != "" {
 		mapping, err := json.Marshal(m)
 		if err != nil {
