@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -218,29 +219,24 @@ func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOption
 	}
 	var m *merged
 	// The state knows the kept CRDs' kinds: parsing them again would cost more than the rest.
-	scoped := func(kept Files) []string {
-		var kinds []string
-		for p, kind := range prev.ClusterScoped {
-			if _, ok := kept[p]; ok {
-				kinds = append(kinds, kind)
-			}
-		}
-		sort.Strings(kinds)
-		return kinds
-	}
+	scoped := func(kept Files) []string { return scopedKinds(prev.ClusterScoped, kept) }
 	if out.files, m, err = out.c.layoutOver(o, old, scoped, out.usage); err != nil {
 		return cachedOutput{}, "", err
 	}
 	if len(m.conflicts) > 0 {
 		return out, fmt.Sprintf("%s is written by a release rendered and by one kept", m.conflicts[0]), nil
 	}
-	rendered := map[string]bool{}
+	// The releases whose files stay: in the helmfile still, not rendered now.
+	reused := map[string]bool{}
+	for _, k := range keys {
+		reused[k.String()] = true
+	}
 	for _, k := range out.rerender {
-		rendered[k.String()] = true
+		delete(reused, k.String())
 	}
 	kept := slices.Clone(out.c.Releases)
 	for _, r := range prev.Releases {
-		if id := r.Namespace + "/" + r.Name; !rendered[id] && !slices.ContainsFunc(out.removed, func(x Release) bool { return x.String() == id }) && r.Resources > 0 {
+		if reused[r.Namespace+"/"+r.Name] && r.Resources > 0 {
 			kept = append(kept, Release{Name: r.Name, Namespace: r.Namespace, Chart: r.Chart})
 		}
 	}
@@ -257,7 +253,7 @@ func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOption
 		}
 	}
 	out.clusterScoped = nextClusterScoped(out.files, old, prev, true)
-	if kind := resourceOfKinds(m.kept, changedKinds(prev.clusterScopedKinds(), cacheState{ClusterScoped: out.clusterScoped}.clusterScopedKinds())); kind != "" {
+	if kind := resourceOfKinds(m.kept, changedKinds(scopedKinds(prev.ClusterScoped, nil), scopedKinds(out.clusterScoped, nil))); kind != "" {
 		return out, "a CRD rendered or removed changes the scope of " + kind + ", which kept releases use", nil
 	}
 	if ns := namespaceMissing(out.files, shared); ns != "" {
@@ -319,7 +315,7 @@ func resourceOfKinds(files Files, kinds map[string]bool) string {
 // (unless it is a system namespace).
 func namespaceMissing(files Files, generated map[string]bool) string {
 	for _, p := range files.Paths() {
-		ns := pathNamespace(p)
+		ns, _ := releasePath(p)
 		if data := files[p]; strings.HasPrefix(p, DirClusterNS+"/") && bytes.Contains(data, []byte(AnnotationReleaseNamespace)) {
 			// A Namespace a chart declares: its release's namespace is in use.
 			if n, err := yaml.Parse(string(data)); err == nil {
@@ -523,11 +519,14 @@ func (s cacheState) nextUses(keys, rerender []releaseKey, hit bool, u usage) usa
 	return next
 }
 
-// clusterScopedKinds returns the kinds of the state's cluster-scoped CRDs.
-func (s cacheState) clusterScopedKinds() []string {
-	kinds := make([]string, 0, len(s.ClusterScoped))
-	for _, k := range s.ClusterScoped {
-		kinds = append(kinds, k)
+// scopedKinds returns the kinds ("<group>/<kind>") of scoped (CRD file → cluster-scoped
+// kind), sorted: all of them, or with in, those of the files in it.
+func scopedKinds(scoped map[string]string, in Files) []string {
+	kinds := make([]string, 0, len(scoped))
+	for p, kind := range scoped {
+		if _, ok := in[p]; ok || in == nil {
+			kinds = append(kinds, kind)
+		}
 	}
 	sort.Strings(kinds)
 	return kinds
@@ -621,7 +620,7 @@ type stateStore struct {
 
 // load returns the state saved for the config-root of digest, and whether there is one; an
 // unreadable or foreign state is a miss (said on log), never an error.
-func (s stateStore) load(digest string, log interface{ Write([]byte) (int, error) }) (cacheState, bool) {
+func (s stateStore) load(digest string, log io.Writer) (cacheState, bool) {
 	file := filepath.Join(s.dir, digest+".json")
 	data, err := os.ReadFile(file)
 	if err != nil {

@@ -196,8 +196,8 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 			return k, nil
 		}
 	}
-	if set := rel.Field("set"); set != nil && strings.Contains(set.Value.MustString(), "file:") {
-		if entries, _ := set.Value.Elements(); hasField(entries, "file") {
+	if set := rel.Field("set"); set != nil {
+		if entries, _ := set.Value.Elements(); slices.ContainsFunc(entries, func(e *yaml.RNode) bool { return e.Field("file") != nil }) {
 			k.Reason = "it sets a value from a file"
 			return k, nil
 		}
@@ -227,15 +227,6 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 	writeField(h, "chart", chart.sum)
 	k.Key = hex.EncodeToString(h.Sum(nil))
 	return k, nil
-}
-
-func hasField(nodes []*yaml.RNode, field string) bool {
-	for _, n := range nodes {
-		if n.Field(field) != nil {
-			return true
-		}
-	}
-	return false
 }
 
 // writeField writes a named, length-prefixed part of a key, so that no two different

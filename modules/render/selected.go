@@ -191,8 +191,9 @@ func keptFiles(old Files, rendered, selected []Release, kustomize []string) part
 		p.candidates[r.Namespace] = true
 	}
 	for f, data := range old {
-		if hasAnyPrefix(f, owned) || ownedBy(data, selected) || (kustomizeFolders[pathFolder(f)] && !bytes.Contains(data, []byte(AnnotationReleaseName))) {
-			if ns := pathNamespace(f); ns != "" {
+		ns, folder := releasePath(f)
+		if hasAnyPrefix(f, owned) || ownedBy(data, selected) || (kustomizeFolders[folder] && !bytes.Contains(data, []byte(AnnotationReleaseName))) {
+			if ns != "" {
 				p.candidates[ns] = true
 			}
 			continue
@@ -241,30 +242,23 @@ func declaredNamespaces(files Files) []string {
 	return declared
 }
 
-// pathFolder returns the release folder of a config-root path of one of the trees that
-// have one (namespaces, cluster/resources, customresourcedefinitions), else "".
-func pathFolder(p string) string {
+// releasePath returns the namespace folder and the release folder of a config-root path
+// of one of the trees that have them (namespaces, cluster/resources,
+// customresourcedefinitions: <tree>/<namespace>/<folder>/…), "" for what the path lacks.
+func releasePath(p string) (namespace, folder string) {
 	for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
 		if rest, ok := strings.CutPrefix(p, top+"/"); ok {
-			if parts := strings.SplitN(rest, "/", 3); len(parts) == 3 {
-				return parts[1]
+			parts := strings.SplitN(rest, "/", 3)
+			if len(parts) == 3 {
+				folder = parts[1]
 			}
+			if len(parts) >= 2 {
+				namespace = parts[0]
+			}
+			return namespace, folder
 		}
 	}
-	return ""
-}
-
-// pathNamespace returns the namespace folder of a config-root path of one of the trees
-// that have one (namespaces, cluster/resources, customresourcedefinitions), else "".
-func pathNamespace(p string) string {
-	for _, top := range []string{DirNamespaces, DirClusterResources, DirCRDs} {
-		if rest, ok := strings.CutPrefix(p, top+"/"); ok {
-			if ns, _, ok := strings.Cut(rest, "/"); ok {
-				return ns
-			}
-		}
-	}
-	return ""
+	return "", ""
 }
 
 // unusedNamespaces returns the candidates whose generated Namespace object files holds

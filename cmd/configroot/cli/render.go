@@ -139,10 +139,9 @@ func (s *renderSettings) options(warn func(string)) (render.Options, *secrets.Co
 			return render.Options{}, nil, err
 		}
 	}
-	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores,
-		Partial: len(o.Template.Selectors) > 0}}
-	// A cached render that reuses releases converts only the Secrets of those it renders:
-	// the mapping's rules for the others are not "unused".
+	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: m, Format: secrets.Format(s.format), NoStores: !s.withStores}}
+	// A render limited by selectors, or a cached render that reuses releases, converts only
+	// the Secrets of those it renders: the mapping's rules for the others are not "unused".
 	o.OnPartial = func() { conv.Converter.Partial = true }
 	if o.Cache != "" {
 		mapping, err := json.Marshal(m)
