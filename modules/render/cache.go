@@ -37,6 +37,10 @@ type CacheStats struct {
 	Removed int
 	// Uncacheable counts the releases rendered every time (Options.Log says why).
 	Uncacheable int
+	// Ahead counts the releases helm rendered while helmfile build keyed them, on a guess
+	// from the repo's files that changed since the last cached render (see renderAhead);
+	// 0 when the keys did not agree with the guess, or there was none.
+	Ahead int
 }
 
 // maxStates is how many renders the cache keeps per configuration (tool versions, flags,
@@ -99,6 +103,10 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 		o.Cache = ""
 		return Render(ctx, o)
 	}
+	// helmfile build takes about as long as a helm template of a release: render the
+	// releases the files that changed belong to meanwhile.
+	ahead := o.renderAhead(ctx, cfg, tmpl)
+	defer ahead.close(o.Log)
 	keys, global, err := o.cacheKeys(ctx, cfg, tmpl)
 	if err != nil {
 		// helmfile template says best what is wrong (naming the release, the chart, the
@@ -126,11 +134,15 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	var out cachedOutput
 	if hit {
 		var why string
-		if out, why, err = o.overCached(ctx, cfg, tmpl, keys, prev, old); err != nil {
+		if out, why, err = o.overCached(ctx, cfg, tmpl, keys, prev, old, ahead); err != nil {
 			return Result{}, err
 		}
 		if why == "" {
 			stats.Rendered, stats.Removed, stats.Reused = len(out.rerender), len(out.removed), len(keys)-len(out.rerender)
+			if out.ahead {
+				stats.Ahead = len(out.rerender)
+				fmt.Fprintf(o.Log, "cache: the releases rendered were rendered while helmfile build keyed them\n")
+			}
 			fmt.Fprintf(o.Progress, "cache: %d releases reused, %d rendered, %d removed\n", stats.Reused, stats.Rendered, stats.Removed)
 		} else {
 			fmt.Fprintf(o.Progress, "cache: %s: rendering every release\n", why)
@@ -178,6 +190,9 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 		// config-root is written; only the next render's speed is at stake.
 		fmt.Fprintf(o.Progress, "cache: %v (the next render renders every release)\n", err)
 	}
+	if err := ahead.save(keys); err != nil {
+		fmt.Fprintf(o.Log, "cache: %v (the next render renders no release ahead)\n", err)
+	}
 	return res, nil
 }
 
@@ -191,6 +206,8 @@ type cachedOutput struct {
 	clusterScoped map[string]string
 	rerender      []releaseKey
 	removed       []Release
+	// ahead: rerender were rendered while helmfile build keyed them (renderAhead).
+	ahead bool
 }
 
 // overCached renders the releases of keys whose key differs from prev's over old, the
@@ -199,8 +216,8 @@ type cachedOutput struct {
 // folder or a file both would write: a full render fails or names them apart); a CRD they
 // add, change or remove changes which kinds are cluster-scoped, which moves the kept
 // releases' resources; a namespace in use has no Namespace object (one a chart declared
-// is gone).
-func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOptions, keys []releaseKey, prev cacheState, old Files) (cachedOutput, string, error) {
+// is gone). The releases to render come from ahead's output when it rendered them.
+func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOptions, keys []releaseKey, prev cacheState, old Files, ahead *aheadRender) (cachedOutput, string, error) {
 	out := cachedOutput{usage: usage{}}
 	out.rerender, out.removed = prev.changes(keys, configHashReaders(cfg), len(cfg.Kustomize) > 0)
 	if len(out.rerender) == 0 && len(out.removed) == 0 && len(cfg.Kustomize) == 0 {
@@ -212,8 +229,11 @@ func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOption
 	sort.Slice(selected, func(i, j int) bool { return selected[i].String() < selected[j].String() })
 	t := tmpl
 	t.Selectors = selectorsOf(out.rerender)
+	rendered := ahead.use(out.rerender)
+	out.ahead = rendered != ""
 	var err error
-	out.c, err = o.collect(ctx, cfg, t, collectPlan{selected: selected, partial: true, kustomize: true, template: len(out.rerender) > 0})
+	out.c, err = o.collect(ctx, cfg, t, collectPlan{selected: selected, partial: true, kustomize: true,
+		template: len(out.rerender) > 0 && rendered == "", rendered: rendered})
 	if err != nil {
 		return cachedOutput{}, "", err
 	}
@@ -647,13 +667,22 @@ func (s stateStore) save(digest string, st cacheState) error {
 	if err != nil {
 		return fmt.Errorf("save %s: %w", s.dir, err)
 	}
-	// Only the user: the keys are digests of values, Secret values among them.
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("save %s: %w", s.dir, err)
+	if err := writeFileAtomic(s.dir, digest+".json", data); err != nil {
+		return err
 	}
-	tmp, err := os.CreateTemp(s.dir, ".state-")
+	return s.prune()
+}
+
+// writeFileAtomic writes data into dir/name through a temporary file renamed into place,
+// so that a reader never sees half of it. dir is created for the user alone: the cache's
+// keys and file digests are digests of values, Secret values among them.
+func writeFileAtomic(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".state-")
 	if err != nil {
-		return fmt.Errorf("save %s: %w", s.dir, err)
+		return fmt.Errorf("save %s: %w", dir, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
@@ -663,10 +692,10 @@ func (s stateStore) save(digest string, st cacheState) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("save %s: %w", tmp.Name(), err)
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.dir, digest+".json")); err != nil {
-		return fmt.Errorf("save %s: %w", s.dir, err)
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
 	}
-	return s.prune()
+	return nil
 }
 
 // prune removes the least recently used states beyond maxStates.

@@ -406,3 +406,90 @@ spec:
 		}
 	}
 }
+
+// TestCacheRendersAhead: a cached render runs helm, while helmfile build keys the releases,
+// for the releases whose values files or chart folder changed since the last cached
+// render, and lays that out when the keys agree. Each step requires what a render without
+// the cache gives, how many releases were rendered ahead, and that their output is gone
+// when the render ends. Guesses the keys refute (a comment added to a values file, the
+// helmfile changed beside a values file) render what the keys say instead; the helmfile's
+// new releases are guessed right once a render has listed them again.
+func TestCacheRendersAhead(t *testing.T) {
+	testutil.ToolsEnv(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where helmfile template's output goes ahead of the keys
+	repo := cacheRepo{dir: exampleRepo(t)}
+	cache := filepath.Join(t.TempDir(), "cache")
+	configRoot := filepath.Join(repo.dir, "config-root")
+	const marker = "ahead-marker-5b1e0c3d" // a Secret value
+	adminValues := func(replicas, comment string) {
+		writeFile(t, filepath.Join(repo.dir, "values", "webapp-admin.yaml"), comment+"replicaCount: "+replicas+
+			"\ngreeting: admin console\nservice:\n  port: 8443\ndatabase:\n  user: admin\n  password: "+marker+"\n")
+	}
+	adminValues("1", "")
+	releases := []cacheRelease{
+		{name: "webapp", namespace: "apps", chart: "./charts/webapp", values: "values/webapp.yaml.gotmpl"},
+		{name: "webapp-admin", namespace: "apps", chart: "./charts/webapp", values: "values/webapp-admin.yaml"},
+		{name: "tenants", namespace: "operators", chart: "./charts/tenant-operator"},
+		{name: "base", namespace: "platform", chart: "./charts/platform"},
+	}
+	var log bytes.Buffer
+	step := func(name string, rendered, ahead int) {
+		t.Helper()
+		full := filepath.Join(t.TempDir(), "config-root")
+		repo.render(t, full, "", nil)
+		res := repo.render(t, configRoot, cache, &log)
+		if diff := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, configRoot)); diff != "" {
+			t.Fatalf("%s: the cached render differs from the full render:\n%s", name, diff)
+		}
+		if c := res.Cache; c == nil || c.Rendered != rendered || c.Ahead != ahead {
+			t.Errorf("%s: cache %+v, want %d releases rendered, %d of them ahead", name, c, rendered, ahead)
+		}
+		left, err := filepath.Glob(filepath.Join(tmp, "configroot-ahead-*"))
+		if err != nil || len(left) > 0 {
+			t.Errorf("%s: the output rendered ahead is still there: %v %v", name, left, err)
+		}
+	}
+	repo.writeHelmfile(t, releases)
+	step("first render", 4, 0)
+	adminValues("2", "")
+	step("values of webapp-admin", 1, 1)
+	cm := filepath.Join(repo.dir, "charts", "webapp", "templates", "configmap.yaml")
+	writeFile(t, cm, strings.Replace(string(readFile(t, cm)), "data:", "data:\n  edited: \"yes\"", 1))
+	step("the webapp chart", 2, 2) // webapp and webapp-admin
+	adminValues("2", "# a comment changes no value\n")
+	step("a comment in webapp-admin's values", 0, 0)
+
+	adminValues("3", "")
+	releases[2].extra = "    labels:\n      tier: operators\n"
+	repo.writeHelmfile(t, releases)
+	step("tenants' labels and webapp-admin's values", 2, 0)
+
+	writeFile(t, filepath.Join(repo.dir, "values", "extra.yaml"), "greeting: extra\n")
+	releases = append(releases, cacheRelease{name: "extra", namespace: "extra", chart: "./charts/webapp", values: "values/extra.yaml"})
+	releases[3].extra = "    hooks:\n      - events: [prepare]\n        command: \"true\"\n"
+	repo.writeHelmfile(t, releases)
+	step("extra added, base has a hook", 2, 0)
+	writeFile(t, filepath.Join(repo.dir, "values", "extra.yaml"), "greeting: extra, edited\n")
+	step("values of extra", 2, 2) // and base, rendered every time
+	step("unchanged, but for base", 1, 1)
+
+	if !strings.Contains(log.String(), "rendered while helmfile build keyed them") {
+		t.Errorf("-v does not say which render used releases rendered ahead:\n%s", log.String())
+	}
+	err := filepath.WalkDir(cache, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if bytes.Contains(readFile(t, p), []byte(marker)) {
+			t.Errorf("%s holds a Secret value", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), marker) {
+		t.Errorf("the render's output shows a Secret value")
+	}
+}

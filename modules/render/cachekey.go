@@ -173,12 +173,7 @@ func splitDocuments(data []byte) [][]byte {
 // dir is the folder of the release's helmfile ("" when helmfile build did not say).
 // skipDeps says the helmfile's helmDefaults skip `helm dependency build`.
 func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string, skipDeps bool, charts *chartDigests) (releaseKey, error) {
-	str := func(field string) string {
-		if f := rel.Field(field); f != nil && f.Value.YNode().Kind == yaml.ScalarNode {
-			return f.Value.YNode().Value
-		}
-		return ""
-	}
+	str := func(field string) string { return scalarField(rel, field) }
 	k := releaseKey{Release: Release{Name: str("name"), Namespace: str("namespace"), Chart: chartName(str("chart"))}}
 	if k.Name == "" {
 		return releaseKey{}, errors.New("helmfile build: a release has no name")

@@ -128,10 +128,11 @@ func BenchmarkRenderSelectorRealCharts(b *testing.B) {
 
 // BenchmarkRenderCachedRealCharts measures the render cache (#10 part 2) on the repo of
 // BenchmarkRenderSelectorRealCharts: "one-changed" is a cached render after r07's values
-// changed (helmfile build of every release to key them, helmfile template of r07, the
-// partial merge, the write); "unchanged" a cached render with nothing changed (helmfile
-// build only); "alone" is what it is compared with: a render, without the cache, of a repo
-// that holds r07 alone, whose values change the same way.
+// changed (helmfile build of every release to key them and, meanwhile, helmfile template
+// of r07, whose values file changed; the partial merge, the write); "unchanged" a cached
+// render with nothing changed (helmfile build only); "alone" is what it is compared with: a
+// render, without the cache, of a repo that holds r07 alone, whose values change the same
+// way.
 func BenchmarkRenderCachedRealCharts(b *testing.B) {
 	testutil.ToolsEnv(b)
 	repo := manyReleasesRepo(b, 50)
@@ -154,8 +155,8 @@ func BenchmarkRenderCachedRealCharts(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if c := res.Cache; !c.Hit || c.Rendered != 1 || res.Files.Changed == 0 {
-				b.Fatalf("the cached render did not render r07 alone: %+v %+v", c, res.Files)
+			if c := res.Cache; !c.Hit || c.Rendered != 1 || c.Ahead != 1 || res.Files.Changed == 0 {
+				b.Fatalf("the cached render did not render r07 alone, ahead of the keys: %+v %+v", c, res.Files)
 			}
 		}
 	})

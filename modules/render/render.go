@@ -153,6 +153,9 @@ type collectPlan struct {
 	// template: run helmfile template (with tmpl's selectors); false when no release is to
 	// be rendered.
 	template bool
+	// rendered, when set, is helmfile template's output for tmpl's selectors, already
+	// there (renderAhead): read instead of running helmfile.
+	rendered string
 }
 
 // collect runs helmfile template as tmpl says (or reads o.Rendered) and the kustomize
@@ -160,6 +163,9 @@ type collectPlan struct {
 func (o Options) collect(ctx context.Context, cfg Config, tmpl TemplateOptions, p collectPlan) (Collected, error) {
 	c := Collected{Config: cfg, Partial: p.partial, Selected: p.selected}
 	rendered := o.Rendered
+	if p.rendered != "" {
+		rendered = p.rendered
+	}
 	if rendered == "" && p.template {
 		tmp, err := os.MkdirTemp("", "configroot-render-")
 		if err != nil {
