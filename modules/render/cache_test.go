@@ -493,3 +493,52 @@ func TestCacheRendersAhead(t *testing.T) {
 		t.Errorf("the render's output shows a Secret value")
 	}
 }
+
+// TestCacheNewHelm: the cache asks helm and helmfile their versions once per executable
+// (a cached render then starts no version process), and a helm replaced in place, even
+// with the old one's modification time, is asked again: the render after it is a miss,
+// since another helm may render the same inputs differently.
+func TestCacheNewHelm(t *testing.T) {
+	testutil.ToolsEnv(t)
+	bin := t.TempDir()
+	helm := filepath.Join(bin, "helm")
+	install := func(from string) {
+		t.Helper()
+		if err := os.Remove(helm); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(helm, readFile(t, testutil.Tool(t, from)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install("helm")
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	repo := exampleRepo(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	cached := func(name string, hit bool) {
+		t.Helper()
+		res := mustRender(t, repo, func(o *render.Options) { o.Cache = cache })
+		if res.Cache == nil || res.Cache.Hit != hit {
+			t.Errorf("%s: cache %+v, want hit=%t", name, res.Cache, hit)
+		}
+	}
+	cached("first render", false)
+	cached("unchanged", true)
+	memo := string(readFile(t, filepath.Join(cache, "render", "tools.json")))
+	if !strings.Contains(memo, helm) || !strings.Contains(memo, "v4.") {
+		t.Fatalf("the cache does not know helm 4 at %s: %s", helm, memo)
+	}
+	info, err := os.Stat(helm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	install("helm3")
+	if err := os.Chtimes(helm, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	cached("helm 3 in helm 4's place", false)
+	cached("helm 3, unchanged", true)
+	if memo := string(readFile(t, filepath.Join(cache, "render", "tools.json"))); !strings.Contains(memo, "v3.") {
+		t.Errorf("the cache did not ask the new helm its version: %s", memo)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -355,7 +356,9 @@ func (c *chartDigests) digest(dir string, vendored bool) chartDigest {
 
 // toolVersions runs `<helm> version --short` and `<helmfile> version -o short` through the
 // runner and returns their output: part of every key, since another helm or helmfile may
-// render the same inputs differently.
+// render the same inputs differently. A version already asked of the very same executable
+// (toolMemo) is not asked again: the two processes cost a cached render a tenth of a
+// second of CPU.
 func toolVersions(ctx context.Context, o Options, tmpl TemplateOptions) (string, error) {
 	helm := tmpl.HelmBinary
 	if helm == "" {
@@ -366,25 +369,99 @@ func toolVersions(ctx context.Context, o Options, tmpl TemplateOptions) (string,
 		{Dir: o.Source, Name: o.Helmfile, Args: []string{"version", "--output", "short"},
 			Env: append(o.helmfileEnv(), "HELMFILE_UPGRADE_NOTICE_DISABLED=true"), Unset: UnsetVariables},
 	}
-	outs := make([]bytes.Buffer, len(cmds))
+	memo := toolMemo{file: filepath.Join(o.Cache, "render", "tools.json")}
+	known := memo.load()
+	stamps := make([]string, len(cmds))
+	outs := make([]string, len(cmds))
 	errs := make([]error, len(cmds))
 	var wg sync.WaitGroup
 	for i := range cmds {
+		if _, ok := o.Runner.(ExecRunner); ok && !slices.ContainsFunc(o.Env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+			// exec and helmfile find the program on this process's PATH.
+			stamps[i] = executableStamp(cmds[i])
+		}
+		if v, ok := known[stamps[i]]; ok && stamps[i] != "" {
+			outs[i] = v
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = o.Runner.Run(ctx, cmds[i], &outs[i], io.Discard)
+			var out bytes.Buffer
+			errs[i] = o.Runner.Run(ctx, cmds[i], &out, io.Discard)
+			outs[i] = strings.TrimSpace(out.String())
 		}()
 	}
 	wg.Wait()
 	var b strings.Builder
+	learnt := false
 	for i, c := range cmds {
 		if errs[i] != nil {
 			return "", fmt.Errorf("render cache: %s %s: %w", c.Name, strings.Join(c.Args, " "), errs[i])
 		}
-		fmt.Fprintf(&b, "%s: %s\n", filepath.Base(c.Name), strings.TrimSpace(outs[i].String()))
+		if _, ok := known[stamps[i]]; !ok && stamps[i] != "" {
+			known[stamps[i]], learnt = outs[i], true
+		}
+		fmt.Fprintf(&b, "%s: %s\n", filepath.Base(c.Name), outs[i])
+	}
+	if learnt {
+		_ = memo.save(known) // only the next render's speed is at stake
 	}
 	return b.String(), nil
+}
+
+// toolMemo keeps the versions of the executables a cached render asked, by executable
+// stamp: as ccache's default compiler_check ("mtime": the compiler's size and modification
+// time) trusts a compiler it has seen, with the inode and status-change time besides where
+// the system has them, which no copy or package install keeps.
+type toolMemo struct {
+	file string
+}
+
+// load returns the versions known, by stamp; none when the file is missing or unreadable.
+func (m toolMemo) load() map[string]string {
+	known := map[string]string{}
+	if data, err := os.ReadFile(m.file); err == nil {
+		_ = json.Unmarshal(data, &known)
+	}
+	return known
+}
+
+// save writes the versions known. The executables of a machine are few; the file is
+// rewritten whole, so it never grows beyond maxStates of them.
+func (m toolMemo) save(known map[string]string) error {
+	if len(known) > maxStates {
+		known = map[string]string{}
+	}
+	data, err := json.Marshal(known)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Dir(m.file), filepath.Base(m.file), data)
+}
+
+// executableStamp names the executable c runs and its arguments: its absolute path (links
+// resolved), size, modification time and fileIdentity; "" when it cannot be found.
+func executableStamp(c Command) string {
+	name := c.Name
+	if strings.ContainsRune(name, filepath.Separator) && !filepath.IsAbs(name) {
+		name = filepath.Join(c.Dir, name) // exec runs a relative path from c.Dir
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return ""
+	}
+	if p, err = filepath.Abs(p); err != nil {
+		return ""
+	}
+	if p, err = filepath.EvalSymlinks(p); err != nil {
+		return ""
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d %d %s %s", p, info.Size(), info.ModTime().UnixNano(), fileIdentity(info), strings.Join(c.Args, " "))
 }
 
 // selfVersion names the configroot build: its module version and VCS revision, and, for a
