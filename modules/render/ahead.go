@@ -44,6 +44,10 @@ type repoInputs struct {
 	Releases int `json:"releases,omitempty"`
 	// Always are the releases every cached render renders: those the cache cannot key.
 	Always []string `json:"always,omitempty"`
+	// Registry is true when the helmfile pulls charts from an OCI registry: helmfile logs
+	// in to it (helm registry login writes the registry's config file), which two
+	// helmfile processes must not do at once; nothing is rendered ahead then.
+	Registry bool `json:"registry,omitempty"`
 }
 
 // fileStamp is a file as a render saw it: its size, modification time (ns) and SHA-256
@@ -101,7 +105,7 @@ func (o Options) renderAhead(ctx context.Context, cfg Config, tmpl TemplateOptio
 		fmt.Fprintf(&a.log, "cache: %v (no release is rendered ahead)\n", err)
 		return a
 	}
-	a.inputs = repoInputs{Format: inputsFormat, Files: files, Values: prev.Values, Charts: prev.Charts, Releases: prev.Releases}
+	a.inputs = repoInputs{Format: inputsFormat, Files: files, Values: prev.Values, Charts: prev.Charts, Releases: prev.Releases, Registry: prev.Registry}
 	guess, mapped := prev.guess(files)
 	if !mapped {
 		a.wg.Add(1)
@@ -110,7 +114,7 @@ func (o Options) renderAhead(ctx context.Context, cfg Config, tmpl TemplateOptio
 			a.refreshed = o.releaseInputs(ctx, tmpl, source)
 		}()
 	}
-	if len(guess) == 0 || len(guess) > maxAhead(prev.Releases) || configHashReaders(cfg) != nil {
+	if len(guess) == 0 || len(guess) > maxAhead(prev.Releases) || prev.Registry || configHashReaders(cfg) != nil {
 		// configHash rules add readers the guess does not know of.
 		return a
 	}
@@ -180,7 +184,7 @@ func (a *aheadRender) save(keys []releaseKey) error {
 	a.wg.Wait()
 	in := a.inputs
 	if a.refreshed != nil {
-		in.Values, in.Charts, in.Releases = a.refreshed.Values, a.refreshed.Charts, a.refreshed.Releases
+		in.Values, in.Charts, in.Releases, in.Registry = a.refreshed.Values, a.refreshed.Charts, a.refreshed.Releases, a.refreshed.Registry
 	}
 	in.Always = nil
 	for _, k := range keys {
@@ -344,7 +348,9 @@ func (o Options) releaseInputs(ctx context.Context, tmpl TemplateOptions, source
 
 // mapInputs reads the output of `helmfile build` (without --embed-values): each release's
 // values and secrets files and local chart folder, relative to the folder of the helmfile
-// that names them, as slash paths relative to source. Files outside source are left out.
+// that names them, as slash paths relative to source (files outside source are left out),
+// and whether a chart comes from an OCI registry (an `oci: true` repository, or an oci://
+// chart).
 func mapInputs(build []byte, source string) (repoInputs, error) {
 	in := repoInputs{Values: map[string][]string{}, Charts: map[string][]string{}}
 	add := func(m map[string][]string, dir, p, release string) {
@@ -375,6 +381,14 @@ func mapInputs(build []byte, source string) (repoInputs, error) {
 				dir = filepath.Join(source, dir)
 			}
 		}
+		if repos := doc.Field("repositories"); repos != nil {
+			entries, _ := repos.Value.Elements()
+			for _, e := range entries {
+				if scalarField(e, "oci") == "true" {
+					in.Registry = true
+				}
+			}
+		}
 		releases := doc.Field("releases")
 		if releases == nil {
 			continue
@@ -390,6 +404,9 @@ func mapInputs(build []byte, source string) (repoInputs, error) {
 			}
 			id := Release{Name: name, Namespace: ns}.String()
 			in.Releases++
+			if strings.HasPrefix(scalarField(rel, "chart"), "oci://") {
+				in.Registry = true
+			}
 			if p := scalarField(rel, "chartPath"); p != "" {
 				add(in.Charts, dir, p, id)
 			}

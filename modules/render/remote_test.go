@@ -83,12 +83,13 @@ releases:
     namespace: cert-manager
     chart: %s
     version: %s
-    values: [{crds: {enabled: true}}]
+    values: [values/certs.yaml]
 %s  - name: external-secrets
     namespace: external-secrets
     chart: %s
     version: %s
 %s`, repositories, certChart, certVersion, extra, esoChart, esoVersion, extra))
+	writeFile(t, filepath.Join(repo, "values", "certs.yaml"), "crds: {enabled: true}\n")
 	return repo
 }
 
@@ -177,6 +178,22 @@ func TestRemoteCharts(t *testing.T) {
 				if !strings.Contains(log.String(), "cache: 2 releases reused, 0 rendered, 0 removed") {
 					t.Errorf("the second cached render ran helm:\n%s", log.String())
 				}
+				// The default value of crds.keep: certs is rendered again, ahead of the keys
+				// unless helmfile logs in to a registry (two processes must not at once).
+				writeFile(t, filepath.Join(repo, "values", "certs.yaml"), "crds: {enabled: true, keep: true}\n")
+				var third bytes.Buffer
+				got, err = renderWithSecrets(t, h.Path, repo, func(o *render.Options) { o.Log, o.Progress, o.Env, o.Cache = &third, &third, tc.extra, cache })
+				if err != nil {
+					t.Fatalf("cached render after a values change: %v\n%s", err, third.String())
+				}
+				if d := testutil.DiffTrees(want, got); d != "" {
+					t.Errorf("the cached render after a values change differs from the local one:\n%s", d)
+				}
+				ahead := strings.Contains(third.String(), "rendered while helmfile build keyed them")
+				if oci := strings.Contains(tc.name, "OCI"); !strings.Contains(third.String(), "cache: 1 releases reused, 1 rendered") || ahead == oci {
+					t.Errorf("after a values change: rendered ahead %t, want %t (OCI: %t):\n%s", ahead, !oci, oci, third.String())
+				}
+				log.Write(third.Bytes())
 				if strings.Contains(log.String(), s.auth.Password) {
 					t.Errorf("helmfile's output shows the repository password")
 				}
