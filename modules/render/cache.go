@@ -107,7 +107,23 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	// releases the files that changed belong to meanwhile.
 	ahead := o.renderAhead(ctx, cfg, tmpl)
 	defer ahead.close(o.Log)
+	// The config-root the render starts from is read and digested while helmfile build
+	// runs (on one core).
+	var (
+		old       Files
+		oldDigest string
+		oldSums   fileSums
+		readErr   error
+		read      = make(chan struct{})
+	)
+	go func() {
+		defer close(read)
+		if old, readErr = readTree(o.Output); readErr == nil {
+			oldDigest, oldSums = treeDigest(old, nil)
+		}
+	}()
 	keys, global, err := o.cacheKeys(ctx, cfg, tmpl)
+	<-read
 	if err != nil {
 		// helmfile template says best what is wrong (naming the release, the chart, the
 		// repository); if it succeeds, the render is right without the cache.
@@ -116,12 +132,10 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 		o.Cache = ""
 		return Render(ctx, o)
 	}
-	old, err := readTree(o.Output)
-	if err != nil {
-		return Result{}, err
+	if readErr != nil {
+		return Result{}, readErr
 	}
 	store := stateStore{dir: filepath.Join(o.Cache, "render", global[:32])}
-	oldDigest, oldSums := treeDigest(old, nil)
 	prev, hit := store.load(oldDigest, o.Log)
 
 	stats := &CacheStats{Hit: hit}
