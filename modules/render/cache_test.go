@@ -97,6 +97,20 @@ func (r cacheRepo) render(t *testing.T, out, cache string, log *bytes.Buffer) re
 	return res
 }
 
+// renderCachedAsFull renders the repo with the cache in cache into configRoot, and without
+// into a folder of its own; it stops the test (naming the step) unless the two are the same
+// byte for byte, and returns what the cache did.
+func (r cacheRepo) renderCachedAsFull(t *testing.T, step, configRoot, cache string, log *bytes.Buffer) *render.CacheStats {
+	t.Helper()
+	full := filepath.Join(t.TempDir(), "config-root")
+	r.render(t, full, "", nil)
+	res := r.render(t, configRoot, cache, log)
+	if diff := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, configRoot)); diff != "" {
+		t.Fatalf("%s: the cached render differs from the full render:\n%s", step, diff)
+	}
+	return res.Cache
+}
+
 // TestCacheGivesTheFullRender edits a repo of real charts step by step (values, a remote
 // chart's version, a local chart, a release removed, one added, a namespace changed, a
 // release the cache cannot key, config-root edited by hand) and requires, after each edit,
@@ -137,13 +151,7 @@ spec:
 	var log bytes.Buffer
 	step := func(name string, rendered int, hit bool) {
 		t.Helper()
-		full := filepath.Join(t.TempDir(), "config-root")
-		repo.render(t, full, "", nil)
-		res := repo.render(t, configRoot, cache, &log)
-		if diff := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, configRoot)); diff != "" {
-			t.Fatalf("%s: the cached render differs from the full render:\n%s", name, diff)
-		}
-		if c := res.Cache; c == nil || c.Hit != hit || c.Rendered != rendered {
+		if c := repo.renderCachedAsFull(t, name, configRoot, cache, &log); c == nil || c.Hit != hit || c.Rendered != rendered {
 			t.Errorf("%s: cache %+v, want hit=%t and %d releases rendered", name, c, hit, rendered)
 		}
 	}
@@ -436,13 +444,7 @@ func TestCacheRendersAhead(t *testing.T) {
 	var log bytes.Buffer
 	step := func(name string, rendered, ahead int) {
 		t.Helper()
-		full := filepath.Join(t.TempDir(), "config-root")
-		repo.render(t, full, "", nil)
-		res := repo.render(t, configRoot, cache, &log)
-		if diff := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, configRoot)); diff != "" {
-			t.Fatalf("%s: the cached render differs from the full render:\n%s", name, diff)
-		}
-		if c := res.Cache; c == nil || c.Rendered != rendered || c.Ahead != ahead {
+		if c := repo.renderCachedAsFull(t, name, configRoot, cache, &log); c == nil || c.Rendered != rendered || c.Ahead != ahead {
 			t.Errorf("%s: cache %+v, want %d releases rendered, %d of them ahead", name, c, rendered, ahead)
 		}
 		left, err := filepath.Glob(filepath.Join(tmp, "configroot-ahead-*"))
