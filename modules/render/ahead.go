@@ -268,9 +268,13 @@ func loadInputs(file string) repoInputs {
 	return in
 }
 
+// maxDigested is the size (bytes) beyond which stampFiles does not read a file: a guess
+// is not worth reading a repo's disk images or archives on every render.
+const maxDigested = 8 << 20
+
 // stampFiles stamps every regular file below root but those below skip (absolute paths);
 // a file whose size and time are those of prev keeps prev's digest, the others are read
-// (on every core).
+// (on every core), but those over maxDigested.
 func stampFiles(root string, skip []string, prev map[string]fileStamp) (map[string]fileStamp, error) {
 	type entry struct {
 		path  string
@@ -308,6 +312,11 @@ func stampFiles(root string, skip []string, prev map[string]fileStamp) (map[stri
 		e := &entries[i]
 		if was, ok := prev[e.path]; ok && was.Size == e.stamp.Size && was.ModTime == e.stamp.ModTime {
 			e.stamp.Sum = was.Sum
+			return nil
+		}
+		if e.stamp.Size > maxDigested {
+			// Not worth reading: its time stands for its content.
+			e.stamp.Sum = fmt.Sprintf("mtime:%d", e.stamp.ModTime)
 			return nil
 		}
 		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(e.path)))
@@ -407,7 +416,7 @@ func mapInputs(build []byte, source string) (repoInputs, error) {
 			if strings.HasPrefix(scalarField(rel, "chart"), "oci://") {
 				in.Registry = true
 			}
-			if p := scalarField(rel, "chartPath"); p != "" {
+			if p := localChartFolder(rel); p != "" {
 				add(in.Charts, dir, p, id)
 			}
 			for _, list := range []string{"values", "secrets"} {

@@ -452,13 +452,19 @@ func TestCacheRendersAhead(t *testing.T) {
 			t.Errorf("%s: the output rendered ahead is still there: %v %v", name, left, err)
 		}
 	}
+	// A sub-helmfile's values files are relative to it.
+	writeFile(t, filepath.Join(repo.dir, "sub", "helmfile.yaml"), "releases:\n  - name: sub-web\n    namespace: sub\n    chart: ../charts/webapp\n    values: [values/sub.yaml]\n")
+	writeFile(t, filepath.Join(repo.dir, "sub", "values", "sub.yaml"), "greeting: sub\n")
+	repo.sub = true
 	repo.writeHelmfile(t, releases)
-	step("first render", 4, 0)
+	step("first render", 5, 0)
 	adminValues("2", "")
 	step("values of webapp-admin", 1, 1)
+	writeFile(t, filepath.Join(repo.dir, "sub", "values", "sub.yaml"), "greeting: sub, edited\n")
+	step("values of the sub-helmfile's release", 1, 1)
 	cm := filepath.Join(repo.dir, "charts", "webapp", "templates", "configmap.yaml")
 	writeFile(t, cm, strings.Replace(string(readFile(t, cm)), "data:", "data:\n  edited: \"yes\"", 1))
-	step("the webapp chart", 2, 2) // webapp and webapp-admin
+	step("the webapp chart", 3, 3) // webapp, webapp-admin and sub-web
 	adminValues("2", "# a comment changes no value\n")
 	step("a comment in webapp-admin's values", 0, 0)
 

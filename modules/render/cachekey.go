@@ -199,7 +199,7 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 		}
 	}
 	var chart chartDigest
-	if p := str("chartPath"); p != "" {
+	if p := localChartFolder(rel); p != "" {
 		skip := rel.Field("skipDeps") != nil && rel.Field("skipDeps").Value.YNode().Value == "true"
 		chart = charts.folder(p, dir, skip || skipDeps)
 	} else if v := str("version"); !exactVersion.MatchString(v) {
@@ -223,6 +223,38 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 	writeField(h, "chart", chart.sum)
 	k.Key = hex.EncodeToString(h.Sum(nil))
 	return k, nil
+}
+
+// localChartFolder returns the folder of a release's local chart, relative to its
+// helmfile's folder (or absolute), as `helmfile build` prints the release: its chartPath,
+// which helmfile sets when the prepared chart's path differs from the chart field
+// (helmfile v1.8.0 pkg/app/run.go), or else the chart field itself when helmfile reads it as
+// a folder ("../charts/x" from a sub-helmfile normalizes to itself, so it has no chartPath).
+// "" for a chart of a repository or registry.
+func localChartFolder(rel *yaml.RNode) string {
+	if p := scalarField(rel, "chartPath"); p != "" {
+		return p
+	}
+	if chart := scalarField(rel, "chart"); chart != "" && localChart(chart) {
+		return chart
+	}
+	return ""
+}
+
+// localChart reports whether helmfile reads chart as a folder rather than as
+// <repository>/<chart> (helmfile v1.8.0 pkg/state/util.go isLocalChart): it starts with
+// "./" or "../", or it is no URL and is absolute, has no "/", or has other than two or
+// three parts.
+func localChart(chart string) bool {
+	sep := string(filepath.Separator)
+	switch {
+	case strings.HasPrefix(chart, "."+sep) || strings.HasPrefix(chart, ".."+sep):
+		return true
+	case strings.Contains(chart, "://"):
+		return false
+	}
+	parts := len(strings.Split(chart, "/"))
+	return filepath.IsAbs(chart) || !strings.Contains(chart, "/") || (parts != 2 && parts != 3)
 }
 
 // writeField writes a named, length-prefixed part of a key, so that no two different
