@@ -10,18 +10,20 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // inputsFormat names the layout of repoInputs; another value is ignored.
-const inputsFormat = "configroot-render-inputs/v1"
+const inputsFormat = "configroot-render-inputs/v2"
 
 // repoInputs is what a cached render keeps of the repo it rendered, to guess the next
 // time, before helmfile build has keyed the releases, which releases a change touches: the
@@ -30,8 +32,8 @@ const inputsFormat = "configroot-render-inputs/v1"
 // keys alone decide what the render uses.
 type repoInputs struct {
 	Format string `json:"format"`
-	// Files are the repo's files (slash paths relative to it; .git, config-root and the
-	// cache left out).
+	// Files are the repo's files (slash paths relative to it; .git, config-root, the cache
+	// and what helm dependency build writes left out).
 	Files map[string]fileStamp `json:"files"`
 	// Values maps each values and secrets file of a release (slash path relative to the
 	// repo) to the releases ("<namespace>/<name>") that list it, as `helmfile build`
@@ -40,50 +42,86 @@ type repoInputs struct {
 	// Charts maps each local chart folder (slash path relative to the repo) to the
 	// releases of that chart.
 	Charts map[string][]string `json:"charts,omitempty"`
+	// Helmfiles are the repo's helmfiles and environment values files (slash paths).
+	Helmfiles []string `json:"helmfiles,omitempty"`
 	// Releases counts the releases of the helmfile.
 	Releases int `json:"releases,omitempty"`
 	// Always are the releases every cached render renders: those the cache cannot key.
 	Always []string `json:"always,omitempty"`
 	// Registry is true when the helmfile pulls charts from an OCI registry: helmfile logs
 	// in to it (helm registry login writes the registry's config file), which two
-	// helmfile processes must not do at once; nothing is rendered ahead then.
+	// helmfile processes must not do at once.
 	Registry bool `json:"registry,omitempty"`
+	// Hooks is true when the helmfile or a release has hooks: helmfile build runs the
+	// prepare hooks as helmfile template does, and they may write files the other reads.
+	Hooks bool `json:"hooks,omitempty"`
 }
 
-// fileStamp is a file as a render saw it: its size, modification time (ns) and SHA-256
-// (hex). The digest is read again only when the size or the time changed; a checkout
-// that changes the time alone keeps the digest.
+// fileStamp is a file as a render saw it: its size (bytes), modification time (ns) and,
+// for a file the helmfile names (a values file, a file of a chart folder, a helmfile),
+// its SHA-256 (hex). Other files, which may hold anything (an .env, a token), are never
+// read: their size stands for their content from one render to the next.
 type fileStamp struct {
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime"`
-	Sum     string `json:"sum"`
+	Sum     string `json:"sum,omitempty"`
+}
+
+// sameAs reports whether the file is as it was: the same digest where both have one,
+// else the same size.
+func (s fileStamp) sameAs(was fileStamp) bool {
+	if s.Sum != "" && was.Sum != "" {
+		return s.Sum == was.Sum
+	}
+	return s.Size == was.Size
 }
 
 // hasMapping reports whether the inputs say which releases read which file.
 func (in repoInputs) hasMapping() bool { return in.Format == inputsFormat && in.Releases > 0 }
 
-// aheadRender is a `helmfile template` of the releases a cached render guesses it must
-// render, run while helmfile build keys the releases: when the keys agree with the guess,
-// the render lays out its output instead of running helmfile template after the keys.
-// It also refreshes the inputs' mapping (helmfile build without --embed-values) when a
-// file it does not map changed. Its output holds Secret values: close removes it.
-type aheadRender struct {
-	file   string     // the inputs state
-	inputs repoInputs // now: the files as this render found them, the mapping it knows
-	guess  []releaseKey
-	dir    string // helmfile template's output folder
-	log    bytes.Buffer
-	err    error
-	wg     sync.WaitGroup
-	// refreshed is the mapping of helmfile build when it ran (nil otherwise, or when it
-	// failed).
-	refreshed *repoInputs
+// named reports whether the helmfile names the file p (slash path): a values or secrets
+// file, a file of a local chart folder, a helmfile or an environment values file.
+func (in repoInputs) named(p string) bool {
+	if _, ok := in.Values[p]; ok || slices.Contains(in.Helmfiles, p) {
+		return true
+	}
+	for dir := range in.Charts {
+		if strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
-// renderAhead looks at which of the repo's files changed since the inputs saved by the last
-// cached render of o.Source into o.Output, and starts helmfile template for the releases
-// that read them (plus the releases rendered every time), when that is at most
-// maxAhead(releases). It returns nil when the repo's folders cannot be named.
+// aheadRender is a `helmfile template` of the releases a cached render guesses it must
+// render, run while helmfile build keys the releases: when the keys agree with the guess,
+// and no file of the repo changed meanwhile, the render lays out its output instead of
+// running helmfile template after the keys. Its output holds Secret values: close removes
+// it. The fields below wg are the goroutine's until wait returns.
+type aheadRender struct {
+	file   string   // the inputs state
+	source string   // the repo, absolute
+	skip   []string // folders left out of the stamps, absolute
+	start  time.Time
+	waited bool
+	wg     sync.WaitGroup
+
+	prev    repoInputs // as the last cached render saved them
+	inputs  repoInputs // the files as this render found them, the mapping it knows
+	refresh bool       // the mapping does not cover what changed: list it again after the render
+	guess   []releaseKey
+	dir     string // helmfile template's output folder
+	log     bytes.Buffer
+	err     error
+}
+
+// renderAhead starts, on a goroutine, what aheadRender describes: it stamps the repo's
+// files, compares them with the inputs saved by the last cached render of o.Source into
+// o.Output, and runs helmfile template for the releases that read a changed file (plus
+// those rendered every time) when every changed file is one the helmfile names, the
+// releases are at most maxAhead, and no two helmfile processes can get in each other's way
+// (no registry login, no hooks, no configHash rule, whose readers the guess does not know).
+// It returns nil when the repo's folders cannot be named.
 func (o Options) renderAhead(ctx context.Context, cfg Config, tmpl TemplateOptions) *aheadRender {
 	source, err := filepath.Abs(o.Source)
 	if err != nil {
@@ -93,58 +131,79 @@ func (o Options) renderAhead(ctx context.Context, cfg Config, tmpl TemplateOptio
 	if err != nil {
 		return nil
 	}
+	cache, err := filepath.Abs(o.Cache)
+	if err != nil {
+		return nil
+	}
 	h := sha256.New()
 	for _, s := range []string{source, output, fileOr(tmpl.File), tmpl.Environment} {
 		writeField(h, "", []byte(s))
 	}
-	a := &aheadRender{file: filepath.Join(o.Cache, "render", "inputs", hex.EncodeToString(h.Sum(nil))[:32]+".json")}
-	prev := loadInputs(a.file)
-	cache, _ := filepath.Abs(o.Cache)
-	files, err := stampFiles(source, []string{filepath.Join(source, ".git"), output, cache}, prev.Files)
-	if err != nil {
-		fmt.Fprintf(&a.log, "cache: %v (no release is rendered ahead)\n", err)
-		return a
+	a := &aheadRender{
+		file:   filepath.Join(cache, "render", "inputs", hex.EncodeToString(h.Sum(nil))[:32]+".json"),
+		source: source,
+		skip:   []string{filepath.Join(source, ".git"), output, cache},
+		start:  time.Now(),
 	}
-	a.inputs = repoInputs{Format: inputsFormat, Files: files, Values: prev.Values, Charts: prev.Charts, Releases: prev.Releases, Registry: prev.Registry}
-	guess, mapped := prev.guess(files)
-	if !mapped {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			a.refreshed = o.releaseInputs(ctx, tmpl, source)
-		}()
-	}
-	if len(guess) == 0 || len(guess) > maxAhead(prev.Releases) || prev.Registry || configHashReaders(cfg) != nil {
-		// configHash rules add readers the guess does not know of.
-		return a
-	}
-	a.guess = guess
-	if a.dir, err = os.MkdirTemp("", "configroot-ahead-"); err != nil {
-		a.guess, a.dir = nil, ""
-		return a
-	}
-	t := tmpl
-	t.Selectors = selectorsOf(guess)
-	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(t, a.dir), Output: a.dir, Env: o.helmfileEnv(), Unset: UnsetVariables}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.err = o.Runner.Run(ctx, cmd, &a.log, &a.log)
+		a.run(ctx, o, cfg, tmpl)
 	}()
 	return a
 }
 
+// run is renderAhead's goroutine.
+func (a *aheadRender) run(ctx context.Context, o Options, cfg Config, tmpl TemplateOptions) {
+	a.prev = loadInputs(a.file)
+	files, err := stampFiles(a.source, a.skip, a.prev.Files, a.prev.named, time.Time{})
+	if err != nil {
+		fmt.Fprintf(&a.log, "cache: %v (no release is rendered ahead)\n", err)
+		return
+	}
+	a.inputs = a.prev
+	a.inputs.Format, a.inputs.Files = inputsFormat, files
+	guess, mapped := a.prev.guess(files)
+	a.refresh = !mapped
+	if !mapped || len(guess) == 0 || len(guess) > maxAhead(a.prev.Releases) || a.prev.Registry || a.prev.Hooks || configHashReaders(cfg) != nil {
+		return
+	}
+	if a.dir, err = os.MkdirTemp("", "configroot-ahead-"); err != nil {
+		a.dir = ""
+		return
+	}
+	a.guess = guess
+	t := tmpl
+	t.Selectors = selectorsOf(guess)
+	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(t, a.dir), Output: a.dir, Env: o.helmfileEnv(), Unset: UnsetVariables}
+	a.err = o.Runner.Run(ctx, cmd, &a.log, &a.log)
+}
+
 // maxAhead is how many of n releases a render renders ahead at most: a wrong guess costs
-// the time helm takes for them (the render waits for it before it removes their output),
+// the time helm takes for them (the render waits for it before it runs helmfile again),
 // and a change to more releases than that renders long enough for the keys' time not to
 // matter.
 func maxAhead(n int) int { return max(4, n/4) }
 
+// wait waits for what renderAhead started and copies its output (helmfile's, the notes)
+// to log. The render waits before it reads a chart folder or runs helmfile again: helm
+// dependency build writes into a local chart's charts/ folder.
+func (a *aheadRender) wait(log io.Writer) {
+	if a == nil || a.waited {
+		return
+	}
+	a.wg.Wait()
+	a.waited = true
+	_, _ = log.Write(a.log.Bytes())
+	a.log.Reset()
+}
+
 // use returns the folder helmfile template rendered the releases of rerender into, when
-// they are exactly the releases guessed and it succeeded; "" otherwise. It waits for the
-// run.
-func (a *aheadRender) use(rerender []releaseKey) string {
-	if a == nil || a.dir == "" || len(rerender) != len(a.guess) {
+// they are exactly the releases guessed, it succeeded, and no file of the repo changed
+// since it started (a file saved in between could give the keys one content and the
+// output another); "" otherwise. Call it after wait.
+func (a *aheadRender) use(rerender []releaseKey, log io.Writer) string {
+	if a == nil || !a.waited || a.dir == "" || a.err != nil || len(rerender) != len(a.guess) {
 		return ""
 	}
 	for i := range rerender {
@@ -152,39 +211,55 @@ func (a *aheadRender) use(rerender []releaseKey) string {
 			return ""
 		}
 	}
-	a.wg.Wait()
-	if a.err != nil {
+	// A file written in the second the render started may keep its time: read it again.
+	now, err := stampFiles(a.source, a.skip, a.inputs.Files, a.prev.named, a.start.Add(-time.Second))
+	if err != nil || !maps.EqualFunc(now, a.inputs.Files, func(x, y fileStamp) bool { return x == y }) {
+		fmt.Fprintf(log, "cache: a file of %s changed while the releases were keyed: rendering them again\n", a.source)
 		return ""
 	}
 	return a.dir
 }
 
-// close waits for what renderAhead started, copies its log into log and removes its output.
-// Waiting, rather than killing helmfile, is what makes sure no helm it started writes a
-// Secret into the folder after it is removed.
+// close waits for what renderAhead started and removes its output.
 func (a *aheadRender) close(log io.Writer) {
 	if a == nil {
 		return
 	}
-	a.wg.Wait()
+	a.wait(log)
 	if a.dir != "" {
 		_ = os.RemoveAll(a.dir)
 		a.dir = ""
 	}
-	_, _ = log.Write(a.log.Bytes())
-	a.log.Reset()
 }
 
 // save writes the inputs for the next render: the files as this render found them, the
-// mapping (refreshed, or the one it had) and the releases of keys the cache cannot key.
-func (a *aheadRender) save(keys []releaseKey) error {
-	if a == nil || a.inputs.Files == nil {
+// mapping (listed again with `helmfile build` when what changed was not in it: after the
+// render, since that build too runs hooks and logs in to registries) and the releases of
+// keys the cache cannot key.
+func (a *aheadRender) save(ctx context.Context, o Options, tmpl TemplateOptions, keys []releaseKey) error {
+	if a == nil {
 		return nil
 	}
-	a.wg.Wait()
+	a.wait(o.Log)
+	if a.inputs.Files == nil {
+		return nil
+	}
 	in := a.inputs
-	if a.refreshed != nil {
-		in.Values, in.Charts, in.Releases, in.Registry = a.refreshed.Values, a.refreshed.Charts, a.refreshed.Releases, a.refreshed.Registry
+	if a.refresh {
+		mapped, err := o.releaseInputs(ctx, tmpl, a.source)
+		if err == nil {
+			// Digest the files the helmfile names now, as they are now: a file saved since
+			// the render started then looks unchanged next time, and the keys, not the
+			// guess, render it.
+			mapped.Files, err = stampFiles(a.source, a.skip, in.Files, mapped.named, time.Time{})
+		}
+		if err != nil {
+			in = repoInputs{Format: inputsFormat, Files: in.Files} // no mapping: no guess next time
+			fmt.Fprintf(o.Log, "cache: %v (no release is rendered ahead next time)\n", err)
+		} else {
+			mapped.Format = inputsFormat
+			in = mapped
+		}
 	}
 	in.Always = nil
 	for _, k := range keys {
@@ -203,9 +278,10 @@ func (a *aheadRender) save(keys []releaseKey) error {
 	return stateStore{dir: dir}.prune()
 }
 
-// guess returns the releases that read a file of files that is not as in (sorted by
-// namespace and name, with those rendered every time), and whether every changed file is
-// one the mapping names.
+// guess returns the releases to render given files, the repo now: those that read a
+// values file or a chart folder that changed since in's files (and those rendered every
+// time), sorted by namespace and name; and whether every file that changed, appeared or
+// went is one the mapping names.
 func (in repoInputs) guess(files map[string]fileStamp) ([]releaseKey, bool) {
 	if !in.hasMapping() {
 		return nil, false
@@ -216,27 +292,23 @@ func (in repoInputs) guess(files map[string]fileStamp) ([]releaseKey, bool) {
 	}
 	mapped := true
 	changed := func(p string) {
-		if rs, ok := in.Values[p]; ok {
-			for _, r := range rs {
-				picked[r] = true
-			}
+		if !in.named(p) || slices.Contains(in.Helmfiles, p) {
+			mapped = false // a helmfile changes what the mapping says
 			return
 		}
-		found := false
+		for _, r := range in.Values[p] {
+			picked[r] = true
+		}
 		for dir, rs := range in.Charts {
 			if strings.HasPrefix(p, dir+"/") {
-				found = true
 				for _, r := range rs {
 					picked[r] = true
 				}
 			}
 		}
-		if !found {
-			mapped = false
-		}
 	}
 	for p, st := range files {
-		if was, ok := in.Files[p]; !ok || was.Sum != st.Sum {
+		if was, ok := in.Files[p]; !ok || !st.sameAs(was) {
 			changed(p)
 		}
 	}
@@ -269,13 +341,15 @@ func loadInputs(file string) repoInputs {
 }
 
 // maxDigested is the size (bytes) beyond which stampFiles does not read a file: a guess
-// is not worth reading a repo's disk images or archives on every render.
+// is not worth reading a repo's archives on every render.
 const maxDigested = 8 << 20
 
-// stampFiles stamps every regular file below root but those below skip (absolute paths);
-// a file whose size and time are those of prev keeps prev's digest, the others are read
-// (on every core), but those over maxDigested.
-func stampFiles(root string, skip []string, prev map[string]fileStamp) (map[string]fileStamp, error) {
+// stampFiles stamps every regular file below root but those below skip (absolute paths),
+// and what helm dependency build writes into a chart (charts/*.tgz, tmpcharts*/). It
+// digests the files digest names (slash paths) on every core, but those over maxDigested,
+// and those whose size and time are as in prev and whose time is before racy (zero: any
+// time), which keep prev's digest.
+func stampFiles(root string, skip []string, prev map[string]fileStamp, digest func(string) bool, racy time.Time) (map[string]fileStamp, error) {
 	type entry struct {
 		path  string
 		stamp fileStamp
@@ -286,12 +360,12 @@ func stampFiles(root string, skip []string, prev map[string]fileStamp) (map[stri
 			return err
 		}
 		if d.IsDir() {
-			if p != root && slices.Contains(skip, p) {
+			if p != root && (slices.Contains(skip, p) || strings.HasPrefix(d.Name(), "tmpcharts")) {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || (strings.HasSuffix(d.Name(), ".tgz") && filepath.Base(filepath.Dir(p)) == "charts") {
 			return nil
 		}
 		info, err := d.Info()
@@ -310,13 +384,12 @@ func stampFiles(root string, skip []string, prev map[string]fileStamp) (map[stri
 	}
 	err = forEach(len(entries), func(i int) error {
 		e := &entries[i]
-		if was, ok := prev[e.path]; ok && was.Size == e.stamp.Size && was.ModTime == e.stamp.ModTime {
-			e.stamp.Sum = was.Sum
+		if !digest(e.path) || e.stamp.Size > maxDigested {
 			return nil
 		}
-		if e.stamp.Size > maxDigested {
-			// Not worth reading: its time stands for its content.
-			e.stamp.Sum = fmt.Sprintf("mtime:%d", e.stamp.ModTime)
+		if was, ok := prev[e.path]; ok && was.Sum != "" && was.Size == e.stamp.Size && was.ModTime == e.stamp.ModTime &&
+			(racy.IsZero() || e.stamp.ModTime < racy.UnixNano()) {
+			e.stamp.Sum = was.Sum
 			return nil
 		}
 		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(e.path)))
@@ -338,42 +411,60 @@ func stampFiles(root string, skip []string, prev map[string]fileStamp) (map[stri
 }
 
 // releaseInputs runs `helmfile build` (values files named, not embedded) and returns which
-// releases read which values file and local chart folder of the repo at source; nil when
-// it fails.
-func (o Options) releaseInputs(ctx context.Context, tmpl TemplateOptions, source string) *repoInputs {
+// releases read which file of the repo at source (mapInputs).
+func (o Options) releaseInputs(ctx context.Context, tmpl TemplateOptions, source string) (repoInputs, error) {
 	var build bytes.Buffer
 	t := tmpl
 	t.Selectors = nil
 	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: append(globalArgs(t), "build"), Env: o.helmfileEnv(), Unset: UnsetVariables}
 	if err := o.Runner.Run(ctx, cmd, &build, nil); err != nil {
-		return nil
+		var exit *ExecError
+		if errors.As(err, &exit) {
+			return repoInputs{}, fmt.Errorf("helmfile build: %s", lastLine(exit))
+		}
+		return repoInputs{}, fmt.Errorf("helmfile build: %w", err)
 	}
-	in, err := mapInputs(build.Bytes(), source)
-	if err != nil {
-		return nil
-	}
-	return &in
+	return mapInputs(build.Bytes(), source)
 }
 
 // mapInputs reads the output of `helmfile build` (without --embed-values): each release's
-// values and secrets files and local chart folder, relative to the folder of the helmfile
-// that names them, as slash paths relative to source (files outside source are left out),
-// and whether a chart comes from an OCI registry (an `oci: true` repository, or an oci://
-// chart).
+// values and secrets files and local chart folder (localChartFolder), relative to the
+// folder of the helmfile that names them, as slash paths relative to source (files outside
+// source are left out); the helmfiles and environment values files; whether a chart comes
+// from an OCI registry (an `oci: true` repository, or an oci:// chart); whether there are
+// hooks.
 func mapInputs(build []byte, source string) (repoInputs, error) {
 	in := repoInputs{Values: map[string][]string{}, Charts: map[string][]string{}}
-	add := func(m map[string][]string, dir, p, release string) {
+	rel := func(dir, p string) (string, bool) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, p)
 		}
-		rel, err := filepath.Rel(source, p)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return
+		r, err := filepath.Rel(source, p)
+		if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return "", false
 		}
-		rel = filepath.ToSlash(rel)
-		if !slices.Contains(m[rel], release) {
-			m[rel] = append(m[rel], release)
+		return filepath.ToSlash(r), true
+	}
+	add := func(m map[string][]string, dir, p, release string) {
+		if r, ok := rel(dir, p); ok && !slices.Contains(m[r], release) {
+			m[r] = append(m[r], release)
 		}
+	}
+	files := func(list *yaml.RNode) ([]string, error) {
+		if list == nil {
+			return nil, nil
+		}
+		entries, err := list.Elements()
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, e := range entries {
+			if e.YNode().Kind == yaml.ScalarNode {
+				names = append(names, e.YNode().Value)
+			}
+		}
+		return names, nil
 	}
 	for _, chunk := range splitDocuments(build) {
 		doc, err := yaml.Parse(string(chunk))
@@ -385,13 +476,41 @@ func mapInputs(build []byte, source string) (repoInputs, error) {
 		}
 		dir := source
 		if m := sourceLine.FindSubmatch(chunk); m != nil {
-			dir = filepath.Dir(strings.TrimSpace(string(m[1])))
+			file := strings.TrimSpace(string(m[1]))
+			if r, ok := rel(source, file); ok && !slices.Contains(in.Helmfiles, r) {
+				in.Helmfiles = append(in.Helmfiles, r)
+			}
+			dir = filepath.Dir(file)
 			if !filepath.IsAbs(dir) {
 				dir = filepath.Join(source, dir)
 			}
 		}
+		if doc.Field("hooks") != nil {
+			in.Hooks = true
+		}
+		if envs := doc.Field("environments"); envs != nil {
+			err := envs.Value.VisitFields(func(env *yaml.MapNode) error {
+				values := env.Value.Field("values")
+				if values == nil {
+					return nil
+				}
+				names, err := files(values.Value)
+				for _, n := range names {
+					if r, ok := rel(dir, n); ok && !slices.Contains(in.Helmfiles, r) {
+						in.Helmfiles = append(in.Helmfiles, r)
+					}
+				}
+				return err
+			})
+			if err != nil {
+				return repoInputs{}, fmt.Errorf("helmfile build: environments: %w", err)
+			}
+		}
 		if repos := doc.Field("repositories"); repos != nil {
-			entries, _ := repos.Value.Elements()
+			entries, err := repos.Value.Elements()
+			if err != nil {
+				return repoInputs{}, fmt.Errorf("helmfile build: repositories: %w", err)
+			}
 			for _, e := range entries {
 				if scalarField(e, "oci") == "true" {
 					in.Registry = true
@@ -406,33 +525,38 @@ func mapInputs(build []byte, source string) (repoInputs, error) {
 		if err != nil {
 			return repoInputs{}, fmt.Errorf("helmfile build: releases: %w", err)
 		}
-		for _, rel := range elements {
-			name, ns := scalarField(rel, "name"), scalarField(rel, "namespace")
+		for _, r := range elements {
+			name, ns := scalarField(r, "name"), scalarField(r, "namespace")
 			if ns == "" {
 				ns = HermeticNamespace
 			}
 			id := Release{Name: name, Namespace: ns}.String()
 			in.Releases++
-			if strings.HasPrefix(scalarField(rel, "chart"), "oci://") {
+			if strings.HasPrefix(scalarField(r, "chart"), "oci://") {
 				in.Registry = true
 			}
-			if p := localChartFolder(rel); p != "" {
+			if r.Field("hooks") != nil {
+				in.Hooks = true
+			}
+			if p := localChartFolder(r); p != "" {
 				add(in.Charts, dir, p, id)
 			}
 			for _, list := range []string{"values", "secrets"} {
-				f := rel.Field(list)
+				f := r.Field(list)
 				if f == nil {
 					continue
 				}
-				entries, _ := f.Value.Elements()
-				for _, e := range entries {
-					if e.YNode().Kind == yaml.ScalarNode {
-						add(in.Values, dir, e.YNode().Value, id)
-					}
+				names, err := files(f.Value)
+				if err != nil {
+					return repoInputs{}, fmt.Errorf("helmfile build: release %s: %s: %w", id, list, err)
+				}
+				for _, n := range names {
+					add(in.Values, dir, n, id)
 				}
 			}
 		}
 	}
+	sort.Strings(in.Helmfiles)
 	return in, nil
 }
 

@@ -108,7 +108,7 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	ahead := o.renderAhead(ctx, cfg, tmpl)
 	defer ahead.close(o.Log)
 	// The config-root the render starts from is read and digested while helmfile build
-	// runs (on one core).
+	// runs.
 	var (
 		old       Files
 		oldDigest string
@@ -122,8 +122,9 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 			oldDigest, oldSums = treeDigest(old, nil)
 		}
 	}()
-	keys, global, err := o.cacheKeys(ctx, cfg, tmpl)
+	keys, global, err := o.cacheKeys(ctx, cfg, tmpl, func() { ahead.wait(o.Log) })
 	<-read
+	ahead.wait(o.Log) // before any other helmfile runs
 	if err != nil {
 		// helmfile template says best what is wrong (naming the release, the chart, the
 		// repository); if it succeeds, the render is right without the cache.
@@ -204,7 +205,7 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 		// config-root is written; only the next render's speed is at stake.
 		fmt.Fprintf(o.Progress, "cache: %v (the next render renders every release)\n", err)
 	}
-	if err := ahead.save(keys); err != nil {
+	if err := ahead.save(ctx, o, tmpl, keys); err != nil {
 		fmt.Fprintf(o.Log, "cache: %v (the next render renders no release ahead)\n", err)
 	}
 	return res, nil
@@ -243,7 +244,7 @@ func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOption
 	sort.Slice(selected, func(i, j int) bool { return selected[i].String() < selected[j].String() })
 	t := tmpl
 	t.Selectors = selectorsOf(out.rerender)
-	rendered := ahead.use(out.rerender)
+	rendered := ahead.use(out.rerender, o.Log)
 	out.ahead = rendered != ""
 	var err error
 	out.c, err = o.collect(ctx, cfg, t, collectPlan{selected: selected, partial: true, kustomize: true,
@@ -367,8 +368,9 @@ func namespaceMissing(files Files, generated map[string]bool) string {
 }
 
 // cacheKeys runs helmfile build and the tool versions (at once: each is a process start)
-// and returns the key of every release and the key of what they all share, hex.
-func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions) ([]releaseKey, string, error) {
+// and returns the key of every release and the key of what they all share, hex. settle
+// runs once the processes are done, before the chart folders are read.
+func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions, settle func()) ([]releaseKey, string, error) {
 	var build bytes.Buffer
 	var buildErr, versionErr error
 	var versions string
@@ -411,6 +413,7 @@ func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions
 	writeField(h, "kube-version", []byte(kube))
 	writeField(h, "args", []byte(strings.Join(tmpl.ExtraArgs, "\x00")))
 	global := h.Sum(nil)
+	settle()
 	keys, err := releaseKeys(build.Bytes(), global, o.Source)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", file, err)

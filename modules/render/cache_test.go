@@ -3,9 +3,11 @@ package render_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,8 @@ type cacheRepo struct {
 	chartRepo string
 	// sub adds sub/helmfile.yaml as a sub-helmfile.
 	sub bool
+	// runner, when set, runs helmfile for the cached renders.
+	runner render.Runner
 }
 
 func newCacheRepo(t *testing.T) cacheRepo {
@@ -85,6 +89,9 @@ func (r cacheRepo) render(t *testing.T, out, cache string, log *bytes.Buffer) re
 	}
 	conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO, Partial: cache != ""}}
 	o := render.Options{Source: r.dir, Output: out, Filters: conv.Filters(), Cache: cache, FiltersKey: "eso"}
+	if cache != "" && r.runner != nil {
+		o.Runner = r.runner
+	}
 	if log != nil {
 		o.Progress, o.Log = log, log
 	}
@@ -462,25 +469,55 @@ func TestCacheRendersAhead(t *testing.T) {
 	step("values of webapp-admin", 1, 1)
 	writeFile(t, filepath.Join(repo.dir, "sub", "values", "sub.yaml"), "greeting: sub, edited\n")
 	step("values of the sub-helmfile's release", 1, 1)
+
+	// A values file saved after the early render read it and before helmfile build did:
+	// the keys see the new values, the early output the old ones. It is not used.
+	adminValues("3", "")
+	race := &savedBetween{done: make(chan struct{}), save: func() { adminValues("4", "") }}
+	repo.runner = race
+	res := repo.render(t, configRoot, cache, &log)
+	repo.runner = nil
+	if c := res.Cache; c == nil || c.Rendered != 1 || c.Ahead != 0 {
+		t.Errorf("values saved while they were keyed: cache %+v, want 1 release rendered, none ahead", c)
+	}
+	full := filepath.Join(t.TempDir(), "config-root")
+	repo.render(t, full, "", nil)
+	if diff := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, configRoot)); diff != "" {
+		t.Fatalf("values saved while they were keyed: the cached render differs from the full render:\n%s", diff)
+	}
+	if !race.saved {
+		t.Error("no early render ran: the race was not run")
+	}
+	if !strings.Contains(log.String(), "changed while the releases were keyed") {
+		t.Errorf("-v does not say why the early render was not used:\n%s", log.String())
+	}
 	cm := filepath.Join(repo.dir, "charts", "webapp", "templates", "configmap.yaml")
 	writeFile(t, cm, strings.Replace(string(readFile(t, cm)), "data:", "data:\n  edited: \"yes\"", 1))
 	step("the webapp chart", 3, 3) // webapp, webapp-admin and sub-web
-	adminValues("2", "# a comment changes no value\n")
+	adminValues("4", "# a comment changes no value\n")
 	step("a comment in webapp-admin's values", 0, 0)
 
-	adminValues("3", "")
+	adminValues("5", "")
 	releases[2].extra = "    labels:\n      tier: operators\n"
 	repo.writeHelmfile(t, releases)
 	step("tenants' labels and webapp-admin's values", 2, 0)
 
 	writeFile(t, filepath.Join(repo.dir, "values", "extra.yaml"), "greeting: extra\n")
+	writeFile(t, filepath.Join(repo.dir, "values", "note.txt"), "a note\n")
 	releases = append(releases, cacheRelease{name: "extra", namespace: "extra", chart: "./charts/webapp", values: "values/extra.yaml"})
-	releases[3].extra = "    hooks:\n      - events: [prepare]\n        command: \"true\"\n"
+	releases[3].extra = "    set:\n      - name: note\n        file: values/note.txt\n" // base: not cacheable
 	repo.writeHelmfile(t, releases)
-	step("extra added, base has a hook", 2, 0)
+	step("extra added, base sets a value from a file", 2, 0)
 	writeFile(t, filepath.Join(repo.dir, "values", "extra.yaml"), "greeting: extra, edited\n")
 	step("values of extra", 2, 2) // and base, rendered every time
 	step("unchanged, but for base", 1, 1)
+
+	// helmfile build runs the prepare hooks as helmfile template does: never both at once.
+	releases[3].extra = "    hooks:\n      - events: [prepare]\n        command: \"true\"\n"
+	repo.writeHelmfile(t, releases)
+	step("base has a hook", 1, 0)
+	writeFile(t, filepath.Join(repo.dir, "values", "extra.yaml"), "greeting: extra, edited again\n")
+	step("values of extra, with a hook in the helmfile", 2, 0)
 
 	if !strings.Contains(log.String(), "rendered while helmfile build keyed them") {
 		t.Errorf("-v does not say which render used releases rendered ahead:\n%s", log.String())
@@ -549,4 +586,46 @@ func TestCacheNewHelm(t *testing.T) {
 	if memo := string(readFile(t, filepath.Join(cache, "render", "tools.json"))); !strings.Contains(memo, "v3.") {
 		t.Errorf("the cache did not ask the new helm its version: %s", memo)
 	}
+
+	// A version manager's shim (asdf's are scripts) runs the helm the repo or the
+	// environment pins: the file stays, the helm changes; it is asked every time.
+	memo = string(readFile(t, filepath.Join(cache, "render", "tools.json")))
+	if err := os.Remove(helm); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, helm, "#!/bin/sh\nexec \"$CONFIGROOT_TEST_HELM\" \"$@\"\n")
+	if err := os.Chmod(helm, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CONFIGROOT_TEST_HELM", testutil.Tool(t, "helm"))
+	cached("a shim running helm 4", true) // the state of the first render, with helm 4
+	t.Setenv("CONFIGROOT_TEST_HELM", testutil.Tool(t, "helm3"))
+	cached("the same shim running helm 3", true) // the state with helm 3
+	if now := string(readFile(t, filepath.Join(cache, "render", "tools.json"))); now != memo {
+		t.Errorf("the cache keeps the version of a shim: %s", now)
+	}
+}
+
+// savedBetween runs helmfile, but holds helmfile build until the early helmfile template
+// (of a cached render) is done, and then calls save: a file saved between the two.
+type savedBetween struct {
+	save  func()
+	done  chan struct{}
+	saved bool
+}
+
+func (r *savedBetween) Run(ctx context.Context, c render.Command, stdout, stderr io.Writer) error {
+	if slices.Contains(c.Args, "--embed-values") {
+		select {
+		case <-r.done:
+		case <-time.After(time.Minute): // no early render: the test says so
+		}
+	}
+	err := render.ExecRunner{}.Run(ctx, c, stdout, stderr)
+	if strings.Contains(c.Output, "configroot-ahead-") {
+		r.save()
+		r.saved = true
+		close(r.done)
+	}
+	return err
 }

@@ -437,7 +437,7 @@ func toolVersions(ctx context.Context, o Options, tmpl TemplateOptions) (string,
 		fmt.Fprintf(&b, "%s: %s\n", filepath.Base(c.Name), outs[i])
 	}
 	if learnt {
-		_ = memo.save(known) // only the next render's speed is at stake
+		_ = memo.save(known, stamps) // only the next render's speed is at stake
 	}
 	return b.String(), nil
 }
@@ -459,21 +459,29 @@ func (m toolMemo) load() map[string]string {
 	return known
 }
 
-// save writes the versions known. The executables of a machine are few; the file is
-// rewritten whole, so it never grows beyond maxStates of them.
-func (m toolMemo) save(known map[string]string) error {
+// save writes the versions known; when they are more than maxStates (a machine's
+// executables are few: these are old ones), only those of now, in stamps.
+func (m toolMemo) save(known map[string]string, now []string) error {
 	if len(known) > maxStates {
-		known = map[string]string{}
+		kept := map[string]string{}
+		for _, s := range now {
+			if v, ok := known[s]; ok {
+				kept[s] = v
+			}
+		}
+		known = kept
 	}
 	data, err := json.Marshal(known)
 	if err != nil {
-		return err
+		return fmt.Errorf("save %s: %w", m.file, err)
 	}
 	return writeFileAtomic(filepath.Dir(m.file), filepath.Base(m.file), data)
 }
 
 // executableStamp names the executable c runs and its arguments: its absolute path (links
-// resolved), size, modification time and fileIdentity; "" when it cannot be found.
+// resolved), size, modification time and fileIdentity; "" when it cannot be found, and
+// when it is not the program itself but a version manager's shim (asdf's are scripts,
+// mise's are links to mise): what those run depends on the folder and the environment.
 func executableStamp(c Command) string {
 	name := c.Name
 	if strings.ContainsRune(name, filepath.Separator) && !filepath.IsAbs(name) {
@@ -489,7 +497,19 @@ func executableStamp(c Command) string {
 	if p, err = filepath.EvalSymlinks(p); err != nil {
 		return ""
 	}
-	info, err := os.Stat(p)
+	if filepath.Base(p) != filepath.Base(name) {
+		return ""
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 2)
+	if _, err := io.ReadFull(f, head); err != nil || string(head) == "#!" {
+		return ""
+	}
+	info, err := f.Stat()
 	if err != nil {
 		return ""
 	}

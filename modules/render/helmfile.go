@@ -141,7 +141,12 @@ func (ExecRunner) Run(ctx context.Context, c Command, stdout, stderr io.Writer) 
 	cmd.Env = Environ(os.Environ(), c.Env, c.Unset)
 	cmd.Stdout = stdout
 	cmd.Stderr = io.MultiWriter(stderr, &tail)
-	if err := cmd.Run(); err != nil {
+	ownGroup(cmd)
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		reap(cmd)
+	}
+	if err != nil {
 		code := -1
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {

@@ -11,7 +11,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // remoteRunner stands for a runner that executes the command elsewhere (the Dagger module's
@@ -268,5 +270,46 @@ func TestMatchSelectors(t *testing.T) {
 	}
 	if _, err := matchSelectors(labels, []string{"app"}); err == nil || !strings.Contains(err.Error(), `malformed selector "app"`) {
 		t.Errorf("a malformed selector: %v", err)
+	}
+}
+
+// TestExecRunnerCancelStopsTheGroup: cancelling a render stops what helmfile started, not
+// helmfile alone (a helm left running would go on writing rendered Secrets into a folder
+// the render removed). The command stands for helmfile: a shell that starts a child (helm)
+// and waits for it.
+func TestExecRunnerCancelStopsTheGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- ExecRunner{}.Run(ctx, Command{Dir: dir, Name: "sh", Args: []string{"-c", "sleep 120 & echo $! > " + pidFile + "; wait"}}, nil, nil)
+	}()
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the command did not start its child")
+		}
+		if data, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(data), "\n") {
+			fmt.Sscan(string(data), &pid)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a cancelled command reported success")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cancelled command did not return")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("the command's child (pid %d) still runs after the render was cancelled", pid)
+		}
 	}
 }
