@@ -53,7 +53,11 @@ without an exact version, are rendered every time (-v says why). A config-root t
 does not know (edited by hand, rendered elsewhere), arguments after --, and a change that
 reaches beyond the releases it touches (a Namespace a chart declares, a CRD's scope, two
 releases sharing a folder) are rendered in full. The kustomize folders are rendered every
-time. --cache and --selector do not go together.
+time. While helmfile build keys the releases, helmfile template already renders the few
+whose values files or chart folder changed since the last cached render (not for a
+helmfile with hooks or OCI registries); that output is used only when the keys name
+exactly those releases and no file changed meanwhile. --cache and --selector do not go
+together.
 
 Arguments after -- are passed to helmfile template as they are.
 
