@@ -94,8 +94,6 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	switch {
 	case len(tmpl.Selectors) > 0:
 		return Result{}, errors.New("render: a cached render renders the whole repo: use the cache or selectors, not both")
-	case o.Rendered != "":
-		return Result{}, errors.New("render: the cache keys helmfile's releases: it cannot lay out an already rendered tree")
 	case len(tmpl.ExtraArgs) > 0:
 		// helmfile build does not see them, and they may name files (--values,
 		// --set-file, --state-values-file) no key covers.
@@ -105,8 +103,11 @@ func renderCached(ctx context.Context, o Options) (Result, error) {
 	}
 	// helmfile build takes about as long as a helm template of a release: render the
 	// releases the files that changed belong to meanwhile.
-	ahead := o.renderAhead(ctx, cfg, tmpl)
-	defer ahead.close(o.Log)
+	var ahead *aheadRender
+	if o.Rendered == "" {
+		ahead = o.renderAhead(ctx, cfg, tmpl)
+		defer ahead.close(o.Log)
+	}
 	// The config-root the render starts from is read and digested while helmfile build
 	// runs.
 	var (
@@ -248,7 +249,7 @@ func (o Options) overCached(ctx context.Context, cfg Config, tmpl TemplateOption
 	out.ahead = rendered != ""
 	var err error
 	out.c, err = o.collect(ctx, cfg, t, collectPlan{selected: selected, partial: true, kustomize: true,
-		template: len(out.rerender) > 0 && rendered == "", rendered: rendered})
+		template: len(out.rerender) > 0 && rendered == "", rendered: rendered, only: releasesOf(out.rerender)})
 	if err != nil {
 		return cachedOutput{}, "", err
 	}
@@ -371,6 +372,9 @@ func namespaceMissing(files Files, generated map[string]bool) string {
 // and returns the key of every release and the key of what they all share, hex. settle
 // runs once the processes are done, before the chart folders are read.
 func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions, settle func()) ([]releaseKey, string, error) {
+	if o.Rendered != "" {
+		return renderedKeys(o, cfg)
+	}
 	var build bytes.Buffer
 	var buildErr, versionErr error
 	var versions string

@@ -629,3 +629,79 @@ func (r *savedBetween) Run(ctx context.Context, c render.Command, stdout, stderr
 	}
 	return err
 }
+
+// TestCacheRenderedTree: `render --rendered TREE --cache DIR` lays out again only the
+// releases whose files in TREE changed (real chart output, grown to 300 documents), and
+// gives, after each edit (a ConfigMap, a Secret's value, a release removed, one added),
+// what a render without the cache gives. The cache holds no Secret value.
+func TestCacheRenderedTree(t *testing.T) {
+	testutil.ToolsEnv(t)
+	tree := testutil.CopyDir(t, testutil.RealisticTree(t, 300))
+	source := t.TempDir()
+	cache := filepath.Join(t.TempDir(), "cache")
+	configRoot := filepath.Join(t.TempDir(), "config-root")
+	mapping, err := secrets.LoadMapping(source, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renderTo := func(out, cache string) render.Result {
+		t.Helper()
+		conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO, Partial: cache != ""}}
+		res, err := render.Render(context.Background(), render.Options{Source: source, Rendered: tree, Output: out,
+			Filters: conv.Filters(), Cache: cache, FiltersKey: "eso"})
+		if err != nil {
+			t.Fatalf("render --rendered %s (cache %q): %v", tree, cache, err)
+		}
+		return res
+	}
+	step := func(name string, rendered, removed int, hit bool) {
+		t.Helper()
+		full := filepath.Join(t.TempDir(), "config-root")
+		renderTo(full, "")
+		c := renderTo(configRoot, cache).Cache
+		if diff := testutil.DiffTrees(testutil.ReadTree(t, full), testutil.ReadTree(t, configRoot)); diff != "" {
+			t.Fatalf("%s: the cached render differs from the full render:\n%s", name, diff)
+		}
+		if c == nil || c.Hit != hit || c.Rendered != rendered || c.Removed != removed {
+			t.Errorf("%s: cache %+v, want hit=%t, %d releases laid out, %d removed", name, c, hit, rendered, removed)
+		}
+	}
+	namespaces, err := os.ReadDir(tree) // one release each
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("first render", len(namespaces), 0, false)
+	step("unchanged", 0, 0, true)
+
+	cm := filepath.Join(tree, "apps-0", "webapp-0", "webapp", "templates", "configmap.yaml")
+	writeFile(t, cm, strings.Replace(string(readFile(t, cm)), "data:", "data:\n  edited: \"yes\"", 1))
+	step("a ConfigMap of apps-0/webapp-0", 1, 0, true)
+
+	const marker = "rendered-marker-9d2c41e7"
+	secret := filepath.Join(tree, "apps-1", "webapp-1", "webapp", "templates", "secret.yaml")
+	writeFile(t, secret, strings.Replace(string(readFile(t, secret)), "replace-me-from-the-secret-store", marker, 1))
+	step("a Secret's value in apps-1/webapp-1", 1, 0, true)
+
+	if err := os.RemoveAll(filepath.Join(tree, "apps-2")); err != nil {
+		t.Fatal(err)
+	}
+	step("apps-2/webapp-2 removed", 0, 1, true)
+
+	if err := os.CopyFS(filepath.Join(tree, "apps-new", "webapp-new"), os.DirFS(filepath.Join(tree, "apps-0", "webapp-0"))); err != nil {
+		t.Fatal(err)
+	}
+	step("apps-new/webapp-new added", 1, 0, true)
+
+	err = filepath.WalkDir(cache, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if bytes.Contains(readFile(t, p), []byte(marker)) {
+			t.Errorf("%s holds a Secret value", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

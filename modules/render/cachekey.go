@@ -225,6 +225,73 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 	return k, nil
 }
 
+// renderedKeys keys the releases of the already rendered tree o.Rendered
+// (<namespace>/<release>/<chart>/…, see ReadRendered): each on what every release shares
+// (configroot's version, configroot.yaml, the filters) and the paths and contents of its
+// files, read on every core. A tree ReadRendered would refuse is an error.
+func renderedKeys(o Options, cfg Config) ([]releaseKey, string, error) {
+	settings, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("render cache: %w", err)
+	}
+	h := sha256.New()
+	writeField(h, "format", []byte(cacheFormat))
+	writeField(h, "configroot", []byte(selfVersion()))
+	writeField(h, "configroot.yaml", settings)
+	writeField(h, "filters", []byte(o.FiltersKey))
+	writeField(h, "rendered", nil) // not keyed as a helmfile's releases are
+	global := h.Sum(nil)
+
+	fsys := os.DirFS(o.Rendered)
+	files := map[Release][]string{}
+	var paths []string
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isYAML(p) {
+			return err
+		}
+		parts := strings.SplitN(p, "/", 4)
+		if len(parts) < 4 {
+			return fmt.Errorf("%s: not in <namespace>/<release>/<chart>/", p)
+		}
+		r := Release{Namespace: parts[0], Name: parts[1], Chart: parts[2]}
+		files[r] = append(files[r], p)
+		paths = append(paths, p)
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("read rendered tree %s: %w", o.Rendered, err)
+	}
+	sums := make(map[string][sha256.Size]byte, len(paths))
+	digests := make([][sha256.Size]byte, len(paths))
+	err = forEach(len(paths), func(i int) error {
+		data, err := fs.ReadFile(fsys, paths[i])
+		digests[i] = sha256.Sum256(data)
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("read rendered tree %s: %w", o.Rendered, err)
+	}
+	for i, p := range paths {
+		sums[p] = digests[i]
+	}
+	keys := make([]releaseKey, 0, len(files))
+	for r, ps := range files {
+		h := sha256.New()
+		writeField(h, "global", global)
+		writeField(h, "release", []byte(r.String()+"/"+r.Chart))
+		for _, p := range ps { // in WalkDir's lexical order
+			sum := sums[p]
+			writeField(h, p, sum[:])
+		}
+		keys = append(keys, releaseKey{Release: r, Key: hex.EncodeToString(h.Sum(nil))})
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	if err := checkOneChart(releasesOf(keys)); err != nil {
+		return nil, "", err
+	}
+	return keys, hex.EncodeToString(global), nil
+}
+
 // localChartFolder returns the folder of a release's local chart, relative to its
 // helmfile's folder (or absolute), as `helmfile build` prints the release: its chartPath,
 // which helmfile sets when the prepared chart's path differs from the chart field

@@ -21,10 +21,23 @@ import (
 // The releases are returned sorted by namespace and name, each with the number of resources
 // read. A release folder whose chart rendered nothing has no files and is not returned.
 func ReadRendered(fsys fs.FS) ([]*yaml.RNode, []Release, error) {
+	return readRendered(fsys, nil)
+}
+
+// readRendered is ReadRendered of the releases only names ("<namespace>/<name>" folders);
+// nil: all of them.
+func readRendered(fsys fs.FS, only []Release) ([]*yaml.RNode, []Release, error) {
+	keep := map[string]bool{}
+	for _, r := range only {
+		keep[r.String()] = true
+	}
 	files := map[Release][]string{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && only != nil && strings.Count(p, "/") == 1 && !keep[p] {
+			return fs.SkipDir // <namespace>/<release> of a release not to read
 		}
 		if d.IsDir() || !isYAML(p) {
 			return nil

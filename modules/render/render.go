@@ -156,17 +156,23 @@ type collectPlan struct {
 	// rendered, when set, is helmfile template's output for tmpl's selectors, already
 	// there (renderAhead): read instead of running helmfile.
 	rendered string
+	// only, when set, are the releases of Options.Rendered to read (a cached render of an
+	// already rendered tree); nil: all of them.
+	only []Release
 }
 
 // collect runs helmfile template as tmpl says (or reads o.Rendered) and the kustomize
 // folders, as p says.
 func (o Options) collect(ctx context.Context, cfg Config, tmpl TemplateOptions, p collectPlan) (Collected, error) {
 	c := Collected{Config: cfg, Partial: p.partial, Selected: p.selected}
-	rendered := o.Rendered
-	if p.rendered != "" {
+	var rendered string
+	var only []Release
+	switch {
+	case p.rendered != "":
 		rendered = p.rendered
-	}
-	if rendered == "" && p.template {
+	case o.Rendered != "" && p.template:
+		rendered, only = o.Rendered, p.only
+	case p.template:
 		tmp, err := os.MkdirTemp("", "configroot-render-")
 		if err != nil {
 			return Collected{}, fmt.Errorf("render: %w", err)
@@ -193,7 +199,7 @@ func (o Options) collect(ctx context.Context, cfg Config, tmpl TemplateOptions, 
 		rendered = tmp
 	}
 	if rendered != "" {
-		nodes, releases, err := ReadRendered(os.DirFS(rendered))
+		nodes, releases, err := readRendered(os.DirFS(rendered), only)
 		if err != nil {
 			return Collected{}, err
 		}
