@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/configroot/configroot/internal/testutil"
@@ -17,7 +18,8 @@ import (
 // output (testutil.RealisticTree: the External Secrets, cert-manager and webapp charts
 // rendered by helm, grown to 3,000 and 30,000 documents): read, layout, secrets
 // conversion, leak guard, encode and the atomic write, into an empty folder ("full") and
-// over an unchanged config-root ("unchanged", nothing written).
+// over an unchanged config-root ("unchanged", nothing written); with --cache, over an
+// unchanged config-root and after one release's ConfigMap changed.
 func BenchmarkRenderRealistic(b *testing.B) {
 	testutil.ToolsEnv(b)
 	for _, docs := range benchDocs(b) {
@@ -27,14 +29,16 @@ func BenchmarkRenderRealistic(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		renderTo := func(b *testing.B, out string) render.Result {
-			conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO}}
-			res, err := render.Render(context.Background(), render.Options{Source: source, Rendered: tree, Output: out, Filters: conv.Filters()})
+		renderCached := func(b *testing.B, out, cache string) render.Result {
+			conv := &secrets.Conversion{Converter: secrets.Converter{Mapping: mapping, Format: secrets.FormatESO, Partial: cache != ""}}
+			res, err := render.Render(context.Background(), render.Options{Source: source, Rendered: tree, Output: out, Filters: conv.Filters(),
+				Cache: cache, FiltersKey: "eso"})
 			if err != nil {
 				b.Fatal(err)
 			}
 			return res
 		}
+		renderTo := func(b *testing.B, out string) render.Result { return renderCached(b, out, "") }
 		b.Run(fmt.Sprintf("docs=%d/full", docs), func(b *testing.B) {
 			b.ReportAllocs()
 			dir := b.TempDir()
@@ -59,6 +63,40 @@ func BenchmarkRenderRealistic(b *testing.B) {
 					b.Fatalf("an unchanged re-render wrote: %+v", res.Files)
 				}
 			}
+		})
+		// With --cache: the tree's files are digested, and only the releases whose files
+		// changed are laid out again.
+		b.Run(fmt.Sprintf("docs=%d/unchanged-cached", docs), func(b *testing.B) {
+			b.ReportAllocs()
+			out, cache := filepath.Join(b.TempDir(), "config-root"), b.TempDir()
+			renderCached(b, out, cache)
+			for b.Loop() {
+				if res := renderCached(b, out, cache); !res.Cache.Hit || res.Cache.Rendered != 0 || res.Files.Written() != 0 {
+					b.Fatalf("an unchanged cached re-render laid out: %+v %+v", res.Cache, res.Files)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("docs=%d/one-changed-cached", docs), func(b *testing.B) {
+			b.ReportAllocs()
+			out, cache := filepath.Join(b.TempDir(), "config-root"), b.TempDir()
+			renderCached(b, out, cache)
+			cm := filepath.Join(tree, "apps-0", "webapp-0", "webapp", "templates", "configmap.yaml")
+			data, err := os.ReadFile(cm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			run := 0
+			for b.Loop() {
+				b.StopTimer()
+				run++
+				writeFile(b, cm, strings.Replace(string(data), "data:", "data:\n  run: \""+strconv.Itoa(run)+"\"", 1))
+				b.StartTimer()
+				if res := renderCached(b, out, cache); !res.Cache.Hit || res.Cache.Rendered != 1 || res.Files.Changed != 1 {
+					b.Fatalf("the cached re-render did not lay out apps-0/webapp-0 alone: %+v %+v", res.Cache, res.Files)
+				}
+			}
+			b.StopTimer()
+			writeFile(b, cm, string(data))
 		})
 	}
 }

@@ -13,8 +13,8 @@ import (
 
 // BenchmarkCLIRenderRealistic times the configroot binary end to end, as a user runs it:
 // `configroot render --rendered TREE` on real chart output grown to 3,000 documents
-// (testutil.RealisticTree), into an empty folder and over an unchanged one. It reports
-// the process's peak RSS (MB) beside the wall time.
+// (testutil.RealisticTree), into an empty folder and over an unchanged one, without and
+// with --cache. It reports the process's peak RSS (MB) beside the wall time.
 func BenchmarkCLIRenderRealistic(b *testing.B) {
 	testutil.ToolsEnv(b)
 	tree := testutil.RealisticTree(b, 3000)
@@ -23,18 +23,23 @@ func BenchmarkCLIRenderRealistic(b *testing.B) {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	source := b.TempDir()
-	run := func(b *testing.B, out string) float64 {
-		cmd := exec.Command(bin, "render", "--source", source, "--rendered", tree, "--output", out)
+	cache := b.TempDir()
+	run := func(b *testing.B, out string, args ...string) float64 {
+		cmd := exec.Command(bin, append([]string{"render", "--source", source, "--rendered", tree, "--output", out}, args...)...)
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("configroot render: %v\n%s", err, msg)
 		}
 		return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024 // KB on Linux
 	}
-	for _, mode := range []string{"full", "unchanged"} {
+	for _, mode := range []string{"full", "unchanged", "unchanged-cached"} {
 		b.Run(fmt.Sprintf("docs=3000/%s", mode), func(b *testing.B) {
 			out := filepath.Join(b.TempDir(), "config-root")
-			if mode == "unchanged" {
-				run(b, out)
+			var args []string
+			if mode == "unchanged-cached" {
+				args = []string{"--cache", cache}
+			}
+			if mode != "full" {
+				run(b, out, args...)
 			}
 			var peak float64
 			for b.Loop() {
@@ -45,7 +50,7 @@ func BenchmarkCLIRenderRealistic(b *testing.B) {
 					}
 					b.StartTimer()
 				}
-				peak = max(peak, run(b, out))
+				peak = max(peak, run(b, out, args...))
 			}
 			b.ReportMetric(peak, "peak-RSS-MB")
 		})

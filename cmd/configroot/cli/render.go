@@ -56,8 +56,9 @@ releases sharing a folder) are rendered in full. The kustomize folders are rende
 time. While helmfile build keys the releases, helmfile template already renders the few
 whose values files or chart folder changed since the last cached render (not for a
 helmfile with hooks or OCI registries); that output is used only when the keys name
-exactly those releases and no file changed meanwhile. --cache and --selector do not go
-together.
+exactly those releases and no file changed meanwhile. With --rendered, a release's key is
+its files in the tree: only the releases whose files changed are laid out again. --cache
+and --selector do not go together.
 
 Arguments after -- are passed to helmfile template as they are.
 
