@@ -398,16 +398,11 @@ func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions
 	if versionErr != nil {
 		return nil, "", versionErr
 	}
-	settings, err := json.Marshal(cfg)
+	h, err := sharedKey(cfg, o.FiltersKey)
 	if err != nil {
-		return nil, "", fmt.Errorf("render cache: %w", err)
+		return nil, "", err
 	}
-	h := sha256.New()
-	writeField(h, "format", []byte(cacheFormat))
-	writeField(h, "configroot", []byte(selfVersion()))
 	writeField(h, "tools", []byte(versions))
-	writeField(h, "configroot.yaml", settings)
-	writeField(h, "filters", []byte(o.FiltersKey))
 	writeField(h, "file", []byte(fileOr(tmpl.File)))
 	writeField(h, "environment", []byte(tmpl.Environment))
 	kube := tmpl.KubeVersion

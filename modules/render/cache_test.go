@@ -251,24 +251,7 @@ spec:
 	step("config-root edited by hand", 8, false)
 
 	// The cache holds keys and digests only: no Secret value, in any file.
-	states := 0
-	err = filepath.WalkDir(cache, func(p string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		states++
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if bytes.Contains(data, []byte(marker)) {
-			t.Errorf("%s holds a Secret value", p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	states := cacheHolds(t, cache, marker)
 	if states == 0 {
 		t.Fatal("the cache folder holds no state")
 	}
@@ -522,18 +505,7 @@ func TestCacheRendersAhead(t *testing.T) {
 	if !strings.Contains(log.String(), "rendered while helmfile build keyed them") {
 		t.Errorf("-v does not say which render used releases rendered ahead:\n%s", log.String())
 	}
-	err := filepath.WalkDir(cache, func(p string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		if bytes.Contains(readFile(t, p), []byte(marker)) {
-			t.Errorf("%s holds a Secret value", p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cacheHolds(t, cache, marker)
 	if strings.Contains(log.String(), marker) {
 		t.Errorf("the render's output shows a Secret value")
 	}
@@ -692,10 +664,19 @@ func TestCacheRenderedTree(t *testing.T) {
 	}
 	step("apps-new/webapp-new added", 1, 0, true)
 
-	err = filepath.WalkDir(cache, func(p string, e os.DirEntry, err error) error {
+	cacheHolds(t, cache, marker)
+}
+
+// cacheHolds fails the test when a file of the cache folder holds marker (a Secret value),
+// and returns how many files it holds.
+func cacheHolds(t *testing.T, cache, marker string) int {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(cache, func(p string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
+		files++
 		if bytes.Contains(readFile(t, p), []byte(marker)) {
 			t.Errorf("%s holds a Secret value", p)
 		}
@@ -704,4 +685,5 @@ func TestCacheRenderedTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return files
 }

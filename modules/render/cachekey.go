@@ -230,36 +230,21 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 // (configroot's version, configroot.yaml, the filters) and the paths and contents of its
 // files, read on every core. A tree ReadRendered would refuse is an error.
 func renderedKeys(o Options, cfg Config) ([]releaseKey, string, error) {
-	settings, err := json.Marshal(cfg)
+	h, err := sharedKey(cfg, o.FiltersKey)
 	if err != nil {
-		return nil, "", fmt.Errorf("render cache: %w", err)
+		return nil, "", err
 	}
-	h := sha256.New()
-	writeField(h, "format", []byte(cacheFormat))
-	writeField(h, "configroot", []byte(selfVersion()))
-	writeField(h, "configroot.yaml", settings)
-	writeField(h, "filters", []byte(o.FiltersKey))
 	writeField(h, "rendered", nil) // not keyed as a helmfile's releases are
 	global := h.Sum(nil)
 
 	fsys := os.DirFS(o.Rendered)
-	files := map[Release][]string{}
-	var paths []string
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !isYAML(p) {
-			return err
-		}
-		parts := strings.SplitN(p, "/", 4)
-		if len(parts) < 4 {
-			return fmt.Errorf("%s: not in <namespace>/<release>/<chart>/", p)
-		}
-		r := Release{Namespace: parts[0], Name: parts[1], Chart: parts[2]}
-		files[r] = append(files[r], p)
-		paths = append(paths, p)
-		return nil
-	})
+	files, err := renderedFiles(fsys, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("read rendered tree %s: %w", o.Rendered, err)
+		return nil, "", fmt.Errorf("%s: %w", o.Rendered, err)
+	}
+	var paths []string
+	for _, ps := range files {
+		paths = append(paths, ps...)
 	}
 	sums := make(map[string][sha256.Size]byte, len(paths))
 	digests := make([][sha256.Size]byte, len(paths))
@@ -290,6 +275,21 @@ func renderedKeys(o Options, cfg Config) ([]releaseKey, string, error) {
 		return nil, "", err
 	}
 	return keys, hex.EncodeToString(global), nil
+}
+
+// sharedKey starts the key of what every release shares: the cache's format, configroot's
+// version, configroot.yaml and what the filters depend on (Options.FiltersKey).
+func sharedKey(cfg Config, filtersKey string) (hash.Hash, error) {
+	settings, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("render cache: %w", err)
+	}
+	h := sha256.New()
+	writeField(h, "format", []byte(cacheFormat))
+	writeField(h, "configroot", []byte(selfVersion()))
+	writeField(h, "configroot.yaml", settings)
+	writeField(h, "filters", []byte(filtersKey))
+	return h, nil
 }
 
 // localChartFolder returns the folder of a release's local chart, relative to its

@@ -27,31 +27,9 @@ func ReadRendered(fsys fs.FS) ([]*yaml.RNode, []Release, error) {
 // readRendered is ReadRendered of the releases only names ("<namespace>/<name>" folders);
 // nil: all of them.
 func readRendered(fsys fs.FS, only []Release) ([]*yaml.RNode, []Release, error) {
-	keep := map[string]bool{}
-	for _, r := range only {
-		keep[r.String()] = true
-	}
-	files := map[Release][]string{}
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && only != nil && strings.Count(p, "/") == 1 && !keep[p] {
-			return fs.SkipDir // <namespace>/<release> of a release not to read
-		}
-		if d.IsDir() || !isYAML(p) {
-			return nil
-		}
-		parts := strings.SplitN(p, "/", 4)
-		if len(parts) < 4 {
-			return fmt.Errorf("%s: not in <namespace>/<release>/<chart>/", p)
-		}
-		r := Release{Namespace: parts[0], Name: parts[1], Chart: parts[2]}
-		files[r] = append(files[r], p)
-		return nil
-	})
+	files, err := renderedFiles(fsys, only)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read rendered tree: %w", err)
+		return nil, nil, err
 	}
 	releases := make([]Release, 0, len(files))
 	for r := range files {
@@ -91,6 +69,39 @@ func readRendered(fsys fs.FS, only []Release) ([]*yaml.RNode, []Release, error) 
 		releases[j.release].Resources += len(j.nodes)
 	}
 	return nodes, releases, nil
+}
+
+// renderedFiles lists the YAML files of a rendered tree (<namespace>/<release>/<chart>/…)
+// by release, in lexical order: of the releases only names, or all of them (nil). A file
+// elsewhere is an error.
+func renderedFiles(fsys fs.FS, only []Release) (map[Release][]string, error) {
+	keep := map[string]bool{}
+	for _, r := range only {
+		keep[r.String()] = true
+	}
+	files := map[Release][]string{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && only != nil && strings.Count(p, "/") == 1 && !keep[p] {
+			return fs.SkipDir // <namespace>/<release> of a release not to read
+		}
+		if d.IsDir() || !isYAML(p) {
+			return nil
+		}
+		parts := strings.SplitN(p, "/", 4)
+		if len(parts) < 4 {
+			return fmt.Errorf("%s: not in <namespace>/<release>/<chart>/", p)
+		}
+		r := Release{Namespace: parts[0], Name: parts[1], Chart: parts[2]}
+		files[r] = append(files[r], p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read rendered tree: %w", err)
+	}
+	return files, nil
 }
 
 // checkOneChart rejects a tree where one release folder holds more than one chart folder.
