@@ -82,15 +82,19 @@ func (in repoInputs) hasMapping() bool { return in.Format == inputsFormat && in.
 // named reports whether the helmfile names the file p (slash path): a values or secrets
 // file, a file of a local chart folder, a helmfile or an environment values file.
 func (in repoInputs) named(p string) bool {
-	if _, ok := in.Values[p]; ok || slices.Contains(in.Helmfiles, p) {
-		return true
-	}
-	for dir := range in.Charts {
+	return slices.Contains(in.Helmfiles, p) || len(in.readers(p)) > 0
+}
+
+// readers returns the releases that read the file p (slash path): as a values or secrets
+// file, or as a file of their chart folder.
+func (in repoInputs) readers(p string) []string {
+	rs := in.Values[p]
+	for dir, chart := range in.Charts {
 		if strings.HasPrefix(p, dir+"/") {
-			return true
+			rs = append(slices.Clip(rs), chart...)
 		}
 	}
-	return false
+	return rs
 }
 
 // aheadRender is a `helmfile template` of the releases a cached render guesses it must
@@ -106,8 +110,7 @@ type aheadRender struct {
 	waited bool
 	wg     sync.WaitGroup
 
-	prev    repoInputs // as the last cached render saved them
-	inputs  repoInputs // the files as this render found them, the mapping it knows
+	inputs  repoInputs // the files as this render found them, the mapping the last one saved
 	refresh bool       // the mapping does not cover what changed: list it again after the render
 	guess   []releaseKey
 	dir     string // helmfile template's output folder
@@ -155,17 +158,17 @@ func (o Options) renderAhead(ctx context.Context, cfg Config, tmpl TemplateOptio
 
 // run is renderAhead's goroutine.
 func (a *aheadRender) run(ctx context.Context, o Options, cfg Config, tmpl TemplateOptions) {
-	a.prev = loadInputs(a.file)
-	files, err := stampFiles(a.source, a.skip, a.prev.Files, a.prev.named, time.Time{})
+	prev := loadInputs(a.file)
+	files, err := stampFiles(a.source, a.skip, prev.Files, prev.named, time.Time{})
 	if err != nil {
 		fmt.Fprintf(&a.log, "cache: %v (no release is rendered ahead)\n", err)
 		return
 	}
-	a.inputs = a.prev
+	a.inputs = prev
 	a.inputs.Format, a.inputs.Files = inputsFormat, files
-	guess, mapped := a.prev.guess(files)
+	guess, mapped := prev.guess(files)
 	a.refresh = !mapped
-	if !mapped || len(guess) == 0 || len(guess) > maxAhead(a.prev.Releases) || a.prev.Registry || a.prev.Hooks || configHashReaders(cfg) != nil {
+	if !mapped || len(guess) == 0 || len(guess) > maxAhead(prev.Releases) || prev.Registry || prev.Hooks || configHashReaders(cfg) != nil {
 		return
 	}
 	if a.dir, err = os.MkdirTemp("", "configroot-ahead-"); err != nil {
@@ -175,7 +178,8 @@ func (a *aheadRender) run(ctx context.Context, o Options, cfg Config, tmpl Templ
 	a.guess = guess
 	t := tmpl
 	t.Selectors = selectorsOf(guess)
-	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(t, a.dir), Output: a.dir, Env: o.helmfileEnv(), Unset: UnsetVariables}
+	cmd := o.helmfileCommand(TemplateArgs(t, a.dir))
+	cmd.Output = a.dir
 	a.err = o.Runner.Run(ctx, cmd, &a.log, &a.log)
 }
 
@@ -212,7 +216,7 @@ func (a *aheadRender) use(rerender []releaseKey, log io.Writer) string {
 		}
 	}
 	// A file written in the second the render started may keep its time: read it again.
-	now, err := stampFiles(a.source, a.skip, a.inputs.Files, a.prev.named, a.start.Add(-time.Second))
+	now, err := stampFiles(a.source, a.skip, a.inputs.Files, a.inputs.named, a.start.Add(-time.Second))
 	if err != nil || !maps.EqualFunc(now, a.inputs.Files, func(x, y fileStamp) bool { return x == y }) {
 		fmt.Fprintf(log, "cache: a file of %s changed while the releases were keyed: rendering them again\n", a.source)
 		return ""
@@ -292,19 +296,13 @@ func (in repoInputs) guess(files map[string]fileStamp) ([]releaseKey, bool) {
 	}
 	mapped := true
 	changed := func(p string) {
-		if !in.named(p) || slices.Contains(in.Helmfiles, p) {
-			mapped = false // a helmfile changes what the mapping says
+		readers := in.readers(p)
+		if len(readers) == 0 || slices.Contains(in.Helmfiles, p) {
+			mapped = false // a file the mapping does not name, or a helmfile, which changes it
 			return
 		}
-		for _, r := range in.Values[p] {
+		for _, r := range readers {
 			picked[r] = true
-		}
-		for dir, rs := range in.Charts {
-			if strings.HasPrefix(p, dir+"/") {
-				for _, r := range rs {
-					picked[r] = true
-				}
-			}
 		}
 	}
 	for p, st := range files {
@@ -416,7 +414,7 @@ func (o Options) releaseInputs(ctx context.Context, tmpl TemplateOptions, source
 	var build bytes.Buffer
 	t := tmpl
 	t.Selectors = nil
-	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: append(globalArgs(t), "build"), Env: o.helmfileEnv(), Unset: UnsetVariables}
+	cmd := o.helmfileCommand(append(globalArgs(t), "build"))
 	if err := o.Runner.Run(ctx, cmd, &build, nil); err != nil {
 		var exit *ExecError
 		if errors.As(err, &exit) {
@@ -466,24 +464,17 @@ func mapInputs(build []byte, source string) (repoInputs, error) {
 		}
 		return names, nil
 	}
-	for _, chunk := range splitDocuments(build) {
-		doc, err := yaml.Parse(string(chunk))
-		if errors.Is(err, io.EOF) || (err == nil && doc.IsNilOrEmpty()) {
-			continue
-		}
-		if err != nil {
-			return repoInputs{}, fmt.Errorf("helmfile build: unexpected output: %w", err)
-		}
-		dir := source
-		if m := sourceLine.FindSubmatch(chunk); m != nil {
-			file := strings.TrimSpace(string(m[1]))
-			if r, ok := rel(source, file); ok && !slices.Contains(in.Helmfiles, r) {
+	states, err := helmfileStates(build, source)
+	if err != nil {
+		return repoInputs{}, err
+	}
+	for _, st := range states {
+		doc, dir := st.doc, source
+		if st.file != "" {
+			if r, ok := rel(source, st.file); ok && !slices.Contains(in.Helmfiles, r) {
 				in.Helmfiles = append(in.Helmfiles, r)
 			}
-			dir = filepath.Dir(file)
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(source, dir)
-			}
+			dir = filepath.Dir(st.file)
 		}
 		if doc.Field("hooks") != nil {
 			in.Hooks = true

@@ -385,7 +385,7 @@ func (o Options) cacheKeys(ctx context.Context, cfg Config, tmpl TemplateOptions
 		versions, versionErr = toolVersions(ctx, o, tmpl)
 	}()
 	file := filepath.Join(o.Source, fileOr(tmpl.File))
-	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: BuildArgs(tmpl), Env: o.helmfileEnv(), Unset: UnsetVariables}
+	cmd := o.helmfileCommand(BuildArgs(tmpl))
 	buildErr = o.Runner.Run(ctx, cmd, &build, o.Log)
 	wg.Wait()
 	if buildErr != nil {

@@ -83,22 +83,17 @@ var exactVersion = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+
 func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, error) {
 	charts := chartDigests{sums: map[string]chartDigest{}}
 	var keys []releaseKey
-	for _, chunk := range splitDocuments(build) {
-		doc, err := yaml.Parse(string(chunk))
-		if errors.Is(err, io.EOF) || (err == nil && doc.IsNilOrEmpty()) {
-			continue // nothing but comments
-		}
-		if err != nil {
-			return nil, fmt.Errorf("helmfile build: unexpected output: %w", err)
-		}
-		// A helmfile's chartPath is relative to its own folder: helmfile names the file of
-		// each document in a "#  Source: <path>" line (a sub-helmfile's is not the repo's).
+	states, err := helmfileStates(build, source)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range states {
+		doc := st.doc
+		// A helmfile's chartPath is relative to its own folder (a sub-helmfile's is not
+		// the repo's).
 		dir := ""
-		if m := sourceLine.FindSubmatch(chunk); m != nil {
-			dir = filepath.Dir(strings.TrimSpace(string(m[1])))
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(source, dir)
-			}
+		if st.file != "" {
+			dir = filepath.Dir(st.file)
 		}
 		skipDeps := false
 		if n, err := doc.Pipe(yaml.Lookup("helmDefaults", "skipDeps")); err == nil && n != nil {
@@ -141,6 +136,38 @@ func releaseKeys(build []byte, global []byte, source string) ([]releaseKey, erro
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	return keys, nil
+}
+
+// helmfileState is one document of `helmfile build`: the state of one helmfile, and the
+// helmfile's path (absolute; "" when helmfile did not name it).
+type helmfileState struct {
+	doc  *yaml.RNode
+	file string
+}
+
+// helmfileStates reads the output of `helmfile build` (with or without --embed-values), a
+// document per helmfile, each named in a "#  Source: <path>" line (relative to source, or
+// absolute); documents of nothing but comments are left out.
+func helmfileStates(build []byte, source string) ([]helmfileState, error) {
+	var states []helmfileState
+	for _, chunk := range splitDocuments(build) {
+		doc, err := yaml.Parse(string(chunk))
+		if errors.Is(err, io.EOF) || (err == nil && doc.IsNilOrEmpty()) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("helmfile build: unexpected output: %w", err)
+		}
+		st := helmfileState{doc: doc}
+		if m := sourceLine.FindSubmatch(chunk); m != nil {
+			st.file = strings.TrimSpace(string(m[1]))
+			if !filepath.IsAbs(st.file) {
+				st.file = filepath.Join(source, st.file)
+			}
+		}
+		states = append(states, st)
+	}
+	return states, nil
 }
 
 // sourceLine is the comment helmfile build puts at the top of each document, naming the
@@ -228,7 +255,7 @@ func keyRelease(rel *yaml.RNode, global, commonJSON, envJSON []byte, dir string,
 // renderedKeys keys the releases of the already rendered tree o.Rendered
 // (<namespace>/<release>/<chart>/…, see ReadRendered): each on what every release shares
 // (configroot's version, configroot.yaml, the filters) and the paths and contents of its
-// files, read on every core. A tree ReadRendered would refuse is an error.
+// files, the releases on every core. A tree ReadRendered would refuse is an error.
 func renderedKeys(o Options, cfg Config) ([]releaseKey, string, error) {
 	h, err := sharedKey(cfg, o.FiltersKey)
 	if err != nil {
@@ -238,41 +265,29 @@ func renderedKeys(o Options, cfg Config) ([]releaseKey, string, error) {
 	global := h.Sum(nil)
 
 	fsys := os.DirFS(o.Rendered)
-	files, err := renderedFiles(fsys, nil)
+	releases, files, err := renderedFiles(fsys, nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", o.Rendered, err)
 	}
-	var paths []string
-	for _, ps := range files {
-		paths = append(paths, ps...)
-	}
-	sums := make(map[string][sha256.Size]byte, len(paths))
-	digests := make([][sha256.Size]byte, len(paths))
-	err = forEach(len(paths), func(i int) error {
-		data, err := fs.ReadFile(fsys, paths[i])
-		digests[i] = sha256.Sum256(data)
-		return err
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("read rendered tree %s: %w", o.Rendered, err)
-	}
-	for i, p := range paths {
-		sums[p] = digests[i]
-	}
-	keys := make([]releaseKey, 0, len(files))
-	for r, ps := range files {
+	keys := make([]releaseKey, len(releases))
+	err = forEach(len(releases), func(i int) error {
+		r := releases[i]
 		h := sha256.New()
 		writeField(h, "global", global)
 		writeField(h, "release", []byte(r.String()+"/"+r.Chart))
-		for _, p := range ps { // in WalkDir's lexical order
-			sum := sums[p]
+		for _, p := range files[r] {
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
 			writeField(h, p, sum[:])
 		}
-		keys = append(keys, releaseKey{Release: r, Key: hex.EncodeToString(h.Sum(nil))})
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	if err := checkOneChart(releasesOf(keys)); err != nil {
-		return nil, "", err
+		keys[i] = releaseKey{Release: r, Key: hex.EncodeToString(h.Sum(nil))}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("read rendered tree %s: %w", o.Rendered, err)
 	}
 	return keys, hex.EncodeToString(global), nil
 }

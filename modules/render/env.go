@@ -72,6 +72,12 @@ func (o Options) helmfileEnv() []string {
 	return append(slices.Clip(o.Env), HermeticVariables()...)
 }
 
+// helmfileCommand is helmfile run with args in the cluster repo, in the hermetic
+// environment (helmfileEnv, UnsetVariables): every helmfile configroot runs.
+func (o Options) helmfileCommand(args []string) Command {
+	return Command{Dir: o.Source, Name: o.Helmfile, Args: args, Env: o.helmfileEnv(), Unset: UnsetVariables}
+}
+
 // checkEnv rejects extra variables that are malformed or that the hermetic render
 // controls; errors name the variable, never its value.
 func checkEnv(env []string) error {

@@ -27,16 +27,8 @@ func ReadRendered(fsys fs.FS) ([]*yaml.RNode, []Release, error) {
 // readRendered is ReadRendered of the releases only names ("<namespace>/<name>" folders);
 // nil: all of them.
 func readRendered(fsys fs.FS, only []Release) ([]*yaml.RNode, []Release, error) {
-	files, err := renderedFiles(fsys, only)
+	releases, files, err := renderedFiles(fsys, only)
 	if err != nil {
-		return nil, nil, err
-	}
-	releases := make([]Release, 0, len(files))
-	for r := range files {
-		releases = append(releases, r)
-	}
-	sort.Slice(releases, func(i, j int) bool { return releases[i].String() < releases[j].String() })
-	if err := checkOneChart(releases); err != nil {
 		return nil, nil, err
 	}
 
@@ -71,10 +63,11 @@ func readRendered(fsys fs.FS, only []Release) ([]*yaml.RNode, []Release, error) 
 	return nodes, releases, nil
 }
 
-// renderedFiles lists the YAML files of a rendered tree (<namespace>/<release>/<chart>/…)
-// by release, in lexical order: of the releases only names, or all of them (nil). A file
-// elsewhere is an error.
-func renderedFiles(fsys fs.FS, only []Release) (map[Release][]string, error) {
+// renderedFiles lists the releases of a rendered tree (<namespace>/<release>/<chart>/…),
+// sorted by namespace and name, and their YAML files in lexical order: of the releases only
+// names, or all of them (nil). A file elsewhere, or a release folder holding several
+// charts, is an error.
+func renderedFiles(fsys fs.FS, only []Release) ([]Release, map[Release][]string, error) {
 	keep := map[string]bool{}
 	for _, r := range only {
 		keep[r.String()] = true
@@ -99,9 +92,17 @@ func renderedFiles(fsys fs.FS, only []Release) (map[Release][]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read rendered tree: %w", err)
+		return nil, nil, fmt.Errorf("read rendered tree: %w", err)
 	}
-	return files, nil
+	releases := make([]Release, 0, len(files))
+	for r := range files {
+		releases = append(releases, r)
+	}
+	sort.Slice(releases, func(i, j int) bool { return releases[i].String() < releases[j].String() })
+	if err := checkOneChart(releases); err != nil {
+		return nil, nil, err
+	}
+	return releases, files, nil
 }
 
 // checkOneChart rejects a tree where one release folder holds more than one chart folder.

@@ -178,8 +178,8 @@ func (o Options) collect(ctx context.Context, cfg Config, tmpl TemplateOptions, 
 			return Collected{}, fmt.Errorf("render: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: TemplateArgs(tmpl, tmp), Output: tmp,
-			Env: o.helmfileEnv(), Unset: UnsetVariables}
+		cmd := o.helmfileCommand(TemplateArgs(tmpl, tmp))
+		cmd.Output = tmp
 		err = o.Runner.Run(ctx, cmd, o.Log, o.Log)
 		if err != nil && !noReleasesMatched(err) {
 			file := filepath.Join(o.Source, fileOr(tmpl.File))

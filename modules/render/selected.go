@@ -75,7 +75,7 @@ func matchSelectors(labels map[string]string, selectors []string) (bool, error) 
 func listReleases(ctx context.Context, o Options, tmpl TemplateOptions) ([]listedRelease, error) {
 	file := fileOr(tmpl.File)
 	var stdout bytes.Buffer
-	cmd := Command{Dir: o.Source, Name: o.Helmfile, Args: ListArgs(tmpl), Env: o.helmfileEnv(), Unset: UnsetVariables}
+	cmd := o.helmfileCommand(ListArgs(tmpl))
 	err := o.Runner.Run(ctx, cmd, &stdout, o.Log)
 	if err != nil && !noReleasesMatched(err) {
 		var exit *ExecError
