@@ -22,6 +22,27 @@ func RealisticTree(tb testing.TB, docs int) string {
 	if _, err := os.Stat(synth); err != nil {
 		tb.Fatalf("the realistic benchmarks grow a real render with %s: %v", synth, err)
 	}
+	src := RealChartsTree(tb)
+	out := filepath.Join(tb.TempDir(), "tree")
+	grow := exec.Command("python3", synth, src, out, strconv.Itoa(docs))
+	got, err := grow.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s: %v\n%s", synth, err, got)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(got)))
+	if err != nil || n < docs {
+		tb.Fatalf("%s made %q documents, want %d", synth, got, docs)
+	}
+	return out
+}
+
+// RealChartsTree returns a folder holding the `helmfile template --output-dir-template`
+// tree RealisticTree grows: the External Secrets, cert-manager and webapp charts rendered
+// once with the pinned helmfile and helm, as releases external-secrets/external-secrets,
+// cert-manager/cert-manager and apps/webapp (about 100 documents). Tools must be on PATH
+// (ToolsEnv).
+func RealChartsTree(tb testing.TB) string {
+	tb.Helper()
 	repo := tb.TempDir()
 	ExternalSecretsChart(tb, filepath.Join(repo, "charts"))
 	CertManagerChart(tb, filepath.Join(repo, "charts"))
@@ -50,15 +71,5 @@ func RealisticTree(tb testing.TB, docs int) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("helmfile template: %v\n%s", err, out)
 	}
-	out := filepath.Join(tb.TempDir(), "tree")
-	grow := exec.Command("python3", synth, src, out, strconv.Itoa(docs))
-	got, err := grow.CombinedOutput()
-	if err != nil {
-		tb.Fatalf("%s: %v\n%s", synth, err, got)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(got)))
-	if err != nil || n < docs {
-		tb.Fatalf("%s made %q documents, want %d", synth, got, docs)
-	}
-	return out
+	return src
 }
